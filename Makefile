@@ -1,0 +1,41 @@
+# Every target creates .venv with the machine's python3 and installs the project if needed,
+# so a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DAGSTER_HOME_DIR := $(CURDIR)/.dagster_home
+
+.PHONY: demo test test-all dev bench lint install clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/comet-pipeline demo --hours 6
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+dev: $(STAMP)
+	mkdir -p $(DAGSTER_HOME_DIR)
+	cp dagster.yaml $(DAGSTER_HOME_DIR)/dagster.yaml
+	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/dagster dev -w workspace.yaml
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+lint: $(STAMP)
+	$(BIN)/ruff check comet_pipeline comet_pipeline_tests benchmarks
+	$(BIN)/ruff format --check comet_pipeline comet_pipeline_tests benchmarks
+
+clean:
+	rm -rf $(VENV) $(DAGSTER_HOME_DIR)

@@ -1,0 +1,30 @@
+"""Domain vocabulary: states, transitions, and records. Imports nothing of ours; no I/O."""
+
+from comet_pipeline.domain.models import ArchiveFile, Detector, FileRecord, Frame, Slot
+from comet_pipeline.domain.states import (
+    FILE_TRANSITIONS,
+    SLOT_TRANSITIONS,
+    TERMINAL_FILE_STATES,
+    FileState,
+    SlotState,
+    can_transition,
+)
+from comet_pipeline.domain.timeutil import from_iso, to_iso, utc, utcnow
+
+__all__ = [
+    "FILE_TRANSITIONS",
+    "SLOT_TRANSITIONS",
+    "TERMINAL_FILE_STATES",
+    "ArchiveFile",
+    "Detector",
+    "FileRecord",
+    "FileState",
+    "Frame",
+    "Slot",
+    "SlotState",
+    "can_transition",
+    "from_iso",
+    "to_iso",
+    "utc",
+    "utcnow",
+]

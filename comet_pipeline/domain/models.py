@@ -1,0 +1,95 @@
+"""Records that cross layers. Frozen dataclasses; times are aware UTC datetimes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from comet_pipeline.domain.states import FileState, SlotState
+
+
+class Detector(StrEnum):
+    C2 = "c2"
+    C3 = "c3"
+
+    @property
+    def label(self) -> str:
+        return self.value.upper()
+
+    @property
+    def telescope_digit(self) -> str:
+        """First digit of an archive file name (2 = C2, 3 = C3)."""
+        return self.value[1]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One DSN downlink pass, keyed by its begin-of-track time."""
+
+    bot: datetime
+    eot: datetime
+    antenna: str
+    state: SlotState = SlotState.PENDING
+    source: str = "schedule"  # "schedule" or "nominal" (fallback pattern)
+
+
+@dataclass(frozen=True)
+class ArchiveFile:
+    """One image as an archive index describes it (before we hold its bytes)."""
+
+    name: str
+    detector: Detector
+    observed_at: datetime
+    exptime: float
+    naxis1: int
+    naxis2: int
+    filter: str = ""
+    polarizer: str = ""
+    program: str = ""
+    arrived_at: datetime | None = None
+
+    @property
+    def day_dir(self) -> str:
+        """The archive's ``YYMMDD`` folder: the observation date (UTC)."""
+        return self.observed_at.strftime("%y%m%d")
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """A file as the lifecycle store holds it."""
+
+    name: str
+    detector: Detector
+    observed_at: datetime
+    state: FileState
+    arrived_at: datetime | None = None
+    exptime: float | None = None
+    naxis1: int | None = None
+    naxis2: int | None = None
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    sha256: str | None = None
+    raw_path: str | None = None
+    slot_bot: datetime | None = None
+    skip_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The products and statistics of one processed file."""
+
+    name: str
+    detector: Detector
+    observed_at: datetime
+    calibrated_path: str
+    background_path: str | None = None
+    difference_path: str | None = None
+    png_path: str | None = None
+    preview_path: str | None = None
+    thumbnail_path: str | None = None
+    difference_png_path: str | None = None
+    stats: dict[str, float] = field(default_factory=dict)

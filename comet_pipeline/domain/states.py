@@ -1,0 +1,82 @@
+"""Slot and file lifecycles, with the allowed transitions written as data.
+
+The store enforces these with compare-and-swap updates; keeping them here as plain data
+means the rules are read in one place and tested exhaustively.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class SlotState(StrEnum):
+    PENDING = "PENDING"
+    ACTIVE = "ACTIVE"
+    DONE = "DONE"
+    MISSED = "MISSED"
+
+
+class FileState(StrEnum):
+    DISCOVERED = "DISCOVERED"
+    DOWNLOADING = "DOWNLOADING"
+    DOWNLOADED = "DOWNLOADED"
+    READY = "READY"
+    PROCESSING = "PROCESSING"
+    PROCESSED = "PROCESSED"
+    DOWNLOAD_FAILED = "DOWNLOAD_FAILED"
+    PROCESSING_FAILED = "PROCESSING_FAILED"
+    SKIPPED = "SKIPPED"
+    ABANDONED = "ABANDONED"
+
+
+SLOT_TRANSITIONS: dict[SlotState, frozenset[SlotState]] = {
+    # A slot whose window is already over when we first see it may skip ACTIVE.
+    SlotState.PENDING: frozenset({SlotState.ACTIVE, SlotState.DONE, SlotState.MISSED}),
+    SlotState.ACTIVE: frozenset({SlotState.DONE, SlotState.MISSED}),
+    # A late arrival inside [BOT, EOT + grace] proves the pass happened after all.
+    SlotState.MISSED: frozenset({SlotState.DONE}),
+    SlotState.DONE: frozenset(),
+}
+
+FILE_TRANSITIONS: dict[FileState, frozenset[FileState]] = {
+    FileState.DISCOVERED: frozenset({FileState.DOWNLOADING, FileState.SKIPPED}),
+    FileState.DOWNLOADING: frozenset(
+        {FileState.DOWNLOADED, FileState.DOWNLOAD_FAILED, FileState.ABANDONED}
+    ),
+    FileState.DOWNLOAD_FAILED: frozenset({FileState.DOWNLOADING, FileState.ABANDONED}),
+    FileState.DOWNLOADED: frozenset({FileState.READY}),
+    FileState.READY: frozenset({FileState.PROCESSING}),
+    FileState.PROCESSING: frozenset(
+        {FileState.PROCESSED, FileState.PROCESSING_FAILED, FileState.ABANDONED}
+    ),
+    FileState.PROCESSING_FAILED: frozenset({FileState.PROCESSING, FileState.ABANDONED}),
+    FileState.PROCESSED: frozenset(),
+    FileState.SKIPPED: frozenset(),
+    FileState.ABANDONED: frozenset(),
+}
+
+TERMINAL_FILE_STATES: frozenset[FileState] = frozenset(
+    state for state, targets in FILE_TRANSITIONS.items() if not targets
+)
+
+LEASED_FILE_STATES: dict[FileState, FileState] = {
+    # state that holds a lease -> state an expired lease falls back to
+    FileState.DOWNLOADING: FileState.DOWNLOAD_FAILED,
+    FileState.PROCESSING: FileState.PROCESSING_FAILED,
+}
+
+RETRY_STATES: dict[FileState, FileState] = {
+    # failed state -> state a retry claims it into
+    FileState.DOWNLOAD_FAILED: FileState.DOWNLOADING,
+    FileState.PROCESSING_FAILED: FileState.PROCESSING,
+}
+
+
+def can_transition(source: FileState | SlotState, target: FileState | SlotState) -> bool:
+    table = SLOT_TRANSITIONS if isinstance(source, SlotState) else FILE_TRANSITIONS
+    return target in table[source]  # type: ignore[index]
+
+
+def sources_of(target: FileState) -> frozenset[FileState]:
+    """Every state from which ``target`` may be reached (the CAS guard's IN list)."""
+    return frozenset(s for s, targets in FILE_TRANSITIONS.items() if target in targets)

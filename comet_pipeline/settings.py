@@ -1,0 +1,92 @@
+"""The one place that reads the environment.
+
+Everything else receives a :class:`Settings` (or values taken from it) as an argument, so
+tests can build their own without touching ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from comet_pipeline.domain.models import Detector
+
+DEFAULT_ARCHIVE_URL = "sim://lasco"
+DEFAULT_SCHEDULE_URL = "sim://schedule"
+REAL_ARCHIVE_URL = "https://umbra.nascom.nasa.gov/pub/lasco/lastimage/level_05"
+REAL_SCHEDULE_URL = "https://soho.nascom.nasa.gov/operations/schedule/schedule.html"
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the pipeline cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    archive_url: str = DEFAULT_ARCHIVE_URL
+    schedule_url: str = DEFAULT_SCHEDULE_URL
+    detectors: tuple[Detector, ...] = (Detector.C2, Detector.C3)
+    partitions_start: date = date(2025, 1, 1)
+    extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def lifecycle_db(self) -> Path:
+        return self.home / "lifecycle.db"
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.home / "raw"
+
+    @property
+    def frames_dir(self) -> Path:
+        return self.home / "frames"
+
+    @property
+    def products_dir(self) -> Path:
+        """Playback animations, candidate reports and other derived products."""
+        return self.home / "products"
+
+    @property
+    def uses_simulator(self) -> bool:
+        return self.archive_url.startswith("sim://")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        home = Path(env.get("COMET_HOME") or Path.home() / ".comet_pipeline").expanduser()
+        detectors = _parse_detectors(env.get("COMET_DETECTORS", "c2,c3"))
+        start_text = env.get("COMET_PARTITIONS_START", "2025-01-01")
+        try:
+            start = date.fromisoformat(start_text)
+        except ValueError as exc:
+            raise SettingsError(
+                f"COMET_PARTITIONS_START must be a date like 2025-01-01, got {start_text!r}"
+            ) from exc
+        return cls(
+            home=home,
+            archive_url=(env.get("COMET_ARCHIVE_URL") or DEFAULT_ARCHIVE_URL).rstrip("/"),
+            schedule_url=env.get("COMET_SCHEDULE_URL") or DEFAULT_SCHEDULE_URL,
+            detectors=detectors,
+            partitions_start=start,
+        )
+
+
+def _parse_detectors(text: str) -> tuple[Detector, ...]:
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    if not names:
+        raise SettingsError("COMET_DETECTORS is empty; use e.g. 'c2,c3'")
+    try:
+        return tuple(dict.fromkeys(Detector(name) for name in names))
+    except ValueError as exc:
+        raise SettingsError(f"COMET_DETECTORS must list c2 and/or c3, got {text!r}") from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings.from_env()
