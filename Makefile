@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DAGSTER_HOME_DIR := $(CURDIR)/.dagster_home
 
-.PHONY: demo test test-all dev bench lint install clean
+.PHONY: demo test test-slow dev bench lint install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-test-all: $(STAMP)
-	$(BIN)/python -m pytest -q -m "slow or not slow"
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
 
 dev: $(STAMP)
 	mkdir -p $(DAGSTER_HOME_DIR)

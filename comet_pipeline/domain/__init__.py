@@ -1,6 +1,6 @@
 """Domain vocabulary: states, transitions, and records. Imports nothing of ours; no I/O."""
 
-from comet_pipeline.domain.models import ArchiveFile, Detector, FileRecord, Frame, Slot
+from comet_pipeline.domain.models import ArchiveFile, Detector, FileRecord, FitsInfo, Frame, Slot
 from comet_pipeline.domain.states import (
     FILE_TRANSITIONS,
     SLOT_TRANSITIONS,
@@ -19,6 +19,7 @@ __all__ = [
     "Detector",
     "FileRecord",
     "FileState",
+    "FitsInfo",
     "Frame",
     "Slot",
     "SlotState",

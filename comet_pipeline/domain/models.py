@@ -93,3 +93,30 @@ class Frame:
     thumbnail_path: str | None = None
     difference_png_path: str | None = None
     stats: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FitsInfo:
+    """A LASCO FITS header normalised across level 0.5 and level 1.
+
+    Pixel positions are 0-based FITS array coordinates (x = column, y = row), the
+    project's reference frame; the header's 1-based CRPIX is converted on the way in.
+    """
+
+    observed_at: datetime
+    detector: Detector
+    exptime: float  # seconds
+    naxis1: int
+    naxis2: int
+    binning: int  # pixels summed per side (1 = full resolution)
+    offset: float  # bias, DN
+    sun_x: float  # 0-based column of Sun centre
+    sun_y: float  # 0-based row of Sun centre
+    plate_scale: float  # arcsec per pixel, as binned
+    roll_deg: float  # CROTA, degrees
+    filter: str
+    polarizer: str
+    program: str
+    n_missing: int  # missing (zero) pixels, DATAZER or NMISSING
+    level: str  # "0.5" or "1"
+    filename: str = ""

@@ -1,0 +1,1 @@
+"""Benchmarks: each ``bench_*.py`` module exposes ``run() -> dict`` of JSON-able figures."""
