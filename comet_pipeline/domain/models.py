@@ -77,6 +77,18 @@ class FileRecord:
     slot_bot: datetime | None = None
     skip_reason: str | None = None
 
+    def as_archive_file(self) -> ArchiveFile:
+        """The index view of this file, e.g. to verify a download against it."""
+        return ArchiveFile(
+            name=self.name,
+            detector=self.detector,
+            observed_at=self.observed_at,
+            exptime=self.exptime or 0.0,
+            naxis1=self.naxis1 or 0,
+            naxis2=self.naxis2 or 0,
+            arrived_at=self.arrived_at,
+        )
+
 
 @dataclass(frozen=True)
 class Frame:
