@@ -1,0 +1,70 @@
+"""Archive layout: where a day's index, listing and files live, and which names are safe.
+
+File names come from indexes we do not control; they are validated here before they are
+joined into a URL or a filesystem path, so ``../`` and friends never reach either.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from comet_pipeline.archive.errors import RejectedName
+from comet_pipeline.domain.models import Detector
+
+_NAME = re.compile(r"[0-9]{8}\.fts", re.IGNORECASE | re.ASCII)
+_MAX_SHOWN = 80
+
+
+def validate_file_name(name: str) -> str:
+    """Return the normalised (lower-case) name if it is 8 ASCII digits + ``.fts``.
+
+    Raises :class:`RejectedName` with the first reason that applies otherwise.
+    """
+    if not isinstance(name, str):
+        raise RejectedName(repr(name), f"not a string ({type(name).__name__})")
+    if _NAME.fullmatch(name):
+        return name.lower()
+    shown = name if len(name) <= _MAX_SHOWN else name[:_MAX_SHOWN] + "…"
+    if not name:
+        reason = "empty name"
+    elif name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name):
+        reason = "absolute path"
+    elif "/" in name or "\\" in name:
+        reason = "contains a path separator"
+    elif ".." in name:
+        reason = "contains '..'"
+    elif any(not (c.isascii() and c.isprintable()) or c.isspace() for c in name):
+        reason = "contains control, white-space or non-ASCII characters"
+    elif not name.lower().endswith(".fts"):
+        reason = "does not end in .fts"
+    elif not re.fullmatch(r"[0-9]+", name[:-4], re.ASCII):
+        reason = "stem is not all digits"
+    else:
+        reason = f"stem has {len(name) - 4} digits, expected 8"
+    raise RejectedName(shown, reason)
+
+
+def day_dir(day: date) -> str:
+    """The archive folder of an observation date (UTC): ``YYMMDD``."""
+    return day.strftime("%y%m%d")
+
+
+def dir_url(base: str, day: date, detector: Detector) -> str:
+    """``{base}/{YYMMDD}/{c2|c3}/`` (the Apache index page)."""
+    return f"{base.rstrip('/')}/{day_dir(day)}/{Detector(detector).value}/"
+
+
+def index_url(base: str, day: date, detector: Detector) -> str:
+    """The directory listing (Apache "Index of" page) of one day and detector."""
+    return dir_url(base, day, detector)
+
+
+def img_hdr_url(base: str, day: date, detector: Detector) -> str:
+    """The ``img_hdr.txt`` index of one day and detector."""
+    return dir_url(base, day, detector) + "img_hdr.txt"
+
+
+def file_url(base: str, day: date, detector: Detector, name: str) -> str:
+    """URL of one FITS file; the name is validated first (raises :class:`RejectedName`)."""
+    return dir_url(base, day, detector) + validate_file_name(name)

@@ -1,0 +1,317 @@
+"""Parsers for the archive's text formats: ``img_hdr.txt``, Apache listings, the DSN schedule.
+
+Pure functions: text in, :class:`ParseResult` out. Real servers vary and sometimes serve a
+broken line, so nothing here raises on content: a line that cannot be parsed is reported as
+a :class:`ParseProblem` (1-based line number, reason, the line) and skipped.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Generic, TypeVar
+from urllib.parse import unquote
+from zoneinfo import ZoneInfo
+
+from comet_pipeline.archive.errors import RejectedName
+from comet_pipeline.archive.layout import validate_file_name
+from comet_pipeline.domain.models import ArchiveFile, Detector
+
+T = TypeVar("T")
+
+#: The archive servers' local time zone (listing times are wall-clock times there).
+ARCHIVE_TZ = ZoneInfo("America/New_York")
+
+
+@dataclass(frozen=True)
+class ParseProblem:
+    line_no: int  # 1-based
+    reason: str
+    line: str
+
+
+@dataclass
+class ParseResult(Generic[T]):
+    items: list[T] = field(default_factory=list)
+    problems: list[ParseProblem] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+@dataclass(frozen=True)
+class ListingEntry:
+    """One ``.fts`` row of a directory listing: when the file arrived on the ground."""
+
+    name: str
+    modified_at: datetime  # aware UTC
+
+
+@dataclass(frozen=True)
+class SchedulePass:
+    """One DSN pass from the schedule page (begin/end of track, UTC)."""
+
+    bot: datetime
+    eot: datetime
+    antenna: str
+    raw: str
+
+
+# --------------------------------------------------------------------------- img_hdr.txt
+
+_MIN_FIELDS = 12
+
+
+def _parse_obs_time(day_text: str, time_text: str) -> datetime:
+    """``YYYY/MM/DD`` (or ``YYYY-MM-DD``) + ``HH:MM:SS[.fff]`` -> aware UTC."""
+    m = re.fullmatch(r"(\d{4})[/-](\d{2})[/-](\d{2})", day_text)
+    if not m:
+        raise ValueError(f"bad date {day_text!r}")
+    t = re.fullmatch(r"(\d{2}):(\d{2}):(\d{2})(\.\d+)?", time_text)
+    if not t:
+        raise ValueError(f"bad time {time_text!r}")
+    try:
+        d = date(int(m[1]), int(m[2]), int(m[3]))
+        micro = round(float(t[4]) * 1_000_000) if t[4] else 0
+        base = datetime.combine(d, time(int(t[1]), int(t[2]), int(t[3])), tzinfo=UTC)
+    except ValueError as exc:
+        raise ValueError(f"bad date/time {day_text} {time_text}: {exc}") from None
+    return base + timedelta(microseconds=micro)
+
+
+def _parse_detector(text: str) -> Detector:
+    try:
+        return Detector(text.lower())
+    except ValueError:
+        raise ValueError(f"unknown detector {text!r}") from None
+
+
+def _img_hdr_line(fields: list[str], detector: Detector | None) -> ArchiveFile:
+    if len(fields) < _MIN_FIELDS:
+        raise ValueError(f"{len(fields)} fields, expected at least {_MIN_FIELDS}")
+    try:
+        name = validate_file_name(fields[0])
+    except RejectedName as exc:
+        raise ValueError(exc.reason) from None
+    observed_at = _parse_obs_time(fields[1], fields[2])
+    det = _parse_detector(fields[3])
+    if detector is not None and det != detector:
+        raise ValueError(f"detector {det.label} in a {Detector(detector).label} index")
+    if name[0] != det.telescope_digit:
+        raise ValueError(f"name {name} does not start with {det.telescope_digit} for {det.label}")
+    try:
+        exptime = float(fields[4])
+        naxis1, naxis2, _p1col, _p1row = (int(v) for v in fields[5:9])
+    except ValueError:
+        raise ValueError(f"bad number in {' '.join(fields[4:9])!r}") from None
+    if not exptime >= 0.0 or exptime > 1e5:  # also rejects NaN
+        raise ValueError(f"implausible exposure time {fields[4]}")
+    if naxis1 <= 0 or naxis2 <= 0 or naxis1 > 8192 or naxis2 > 8192:
+        raise ValueError(f"implausible image size {naxis1}x{naxis2}")
+    return ArchiveFile(
+        name=name,
+        detector=det,
+        observed_at=observed_at,
+        exptime=exptime,
+        naxis1=naxis1,
+        naxis2=naxis2,
+        filter=fields[9],
+        polarizer=fields[10],
+        program=fields[11],
+    )
+
+
+def parse_img_hdr(text: str, *, detector: Detector | None = None) -> ParseResult[ArchiveFile]:
+    """Parse an ``img_hdr.txt`` index (level 0.5 or level 1).
+
+    Fields are split on white space. Fields 1–12 (name, date, time, detector, exposure,
+    NAXIS1/2, P1COL/P1ROW, filter, polarizer, program) are common to both levels and are all
+    an :class:`ArchiveFile` needs; whatever follows (FP_WL_UP + OS_NUM in level 0.5,
+    COMPRSSN + CROTA + NMISSING in level 1) is ignored, so both variants parse alike. If
+    ``detector`` is given, lines for the other detector are reported, not returned.
+    Blank lines and ``#`` comments are skipped silently.
+    """
+    result: ParseResult[ArchiveFile] = ParseResult()
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        try:
+            result.items.append(_img_hdr_line(stripped.split(), detector))
+        except ValueError as exc:
+            result.problems.append(ParseProblem(line_no, str(exc), line))
+    return result
+
+
+# --------------------------------------------------------------------------- listing
+
+_HREF = re.compile(r"""<a\s[^>]*?href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+_TAG = re.compile(r"<[^>]*>")
+_ISO_STAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})\s+(\d{2}):(\d{2})(?::(\d{2}))?")
+_APACHE_STAMP = re.compile(r"(\d{2})-([A-Za-z]{3})-(\d{4})\s+(\d{2}):(\d{2})(?::(\d{2}))?")
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1
+    )
+}
+
+
+def eastern_to_utc(local: datetime) -> datetime:
+    """Convert a naive archive wall-clock time (US Eastern) to aware UTC.
+
+    Rules for the two DST edges (tested):
+
+    * fall back (e.g. 2024-11-03 01:00–01:59 happens twice): ``fold=0``, the first
+      occurrence, i.e. EDT (UTC−4). A listing with minute resolution cannot tell the two
+      apart; taking the earlier one can only make a latency look longer, never negative.
+    * spring forward (e.g. 2024-03-10 02:00–02:59 does not exist): read with the offset in
+      force before the jump, EST (UTC−5), so 02:30 -> 07:30 UTC (= 03:30 EDT). Accepted, not
+      reported: a server whose clock shows it is only wrong about DST, not about time.
+    """
+    return local.replace(tzinfo=ARCHIVE_TZ, fold=0).astimezone(UTC)
+
+
+def _listing_time(text: str) -> datetime | None:
+    if m := _ISO_STAMP.search(text):
+        y, mo, d, hh, mi = (int(m[i]) for i in range(1, 6))
+    elif (m := _APACHE_STAMP.search(text)) and m[2].lower() in _MONTHS:
+        y, mo, d, hh, mi = int(m[3]), _MONTHS[m[2].lower()], int(m[1]), int(m[4]), int(m[5])
+    else:
+        return None
+    try:
+        return eastern_to_utc(datetime(y, mo, d, hh, mi, int(m[6] or 0)))
+    except ValueError:
+        return None
+
+
+def parse_listing(html: str) -> ParseResult[ListingEntry]:
+    """Parse an Apache "Index of" page into ``.fts`` entries with UTC modification times.
+
+    Handles the table layout (``<td align="right">2024-01-01 01:23  </td>``) and the older
+    ``<pre>`` layout (``01-Jan-2024 01:23``). Links that are not ``.fts`` (parent directory,
+    sort links, ``img_hdr.txt``) are ignored; ``.fts`` links with a bad name (``../x.fts``,
+    absolute, percent-encoded tricks) or without a time are reported.
+    """
+    result: ParseResult[ListingEntry] = ParseResult()
+    for line_no, line in enumerate(html.splitlines(), start=1):
+        matches = list(_HREF.finditer(line))
+        for i, m in enumerate(matches):
+            raw_href = html_lib.unescape(next(g for g in m.groups() if g is not None))
+            href = unquote(raw_href.split("?", 1)[0].split("#", 1)[0])
+            if not href.lower().rstrip().endswith(".fts"):
+                continue
+            try:
+                name = validate_file_name(href)
+            except RejectedName as exc:
+                result.problems.append(ParseProblem(line_no, exc.reason + f": {href!r}", line))
+                continue
+            end = matches[i + 1].start() if i + 1 < len(matches) else len(line)
+            tail = html_lib.unescape(_TAG.sub(" ", line[m.end() : end]))
+            modified = _listing_time(tail)
+            if modified is None:
+                result.problems.append(ParseProblem(line_no, f"no valid time for {name}", line))
+                continue
+            result.items.append(ListingEntry(name=name, modified_at=modified))
+    return result
+
+
+# --------------------------------------------------------------------------- schedule
+
+_ROW = re.compile(
+    r"""^\s*(?P<week>\d{1,2})\s+(?P<doy>\d{1,3})\s+(?P<wday>[A-Za-z]{3})\s+
+    (?:(?P<date>\d{4}[-/]\d{2}[-/]\d{2})\s+)?
+    (?P<bot>\d{1,2}:?\d{2})\s*-\s*(?P<eot>\d{1,2}:?\d{2})\s+
+    (?P<ant>[A-Za-z][A-Za-z0-9-]*)(?:\s|$)""",
+    re.X,
+)
+# A line that mentions a time range or a date is trying to be a row: report it if it fails.
+_ROWISH = re.compile(r"\d{1,2}:?\d{2}\s*-\s*\d{1,2}:?\d{2}|\d{4}-\d{2}-\d{2}")
+_TR = re.compile(r"<tr\b.*?</tr\s*>", re.I | re.S)
+_BREAKS = re.compile(r"<(?:br|/p|p|/div|/li)\b[^>]*>", re.I)
+
+
+def _hhmm(text: str) -> tuple[int, int]:
+    digits = text.replace(":", "")
+    hh, mm = int(digits[:-2]), int(digits[-2:])
+    if not (0 <= hh <= 24 and 0 <= mm <= 59) or (hh == 24 and mm != 0):
+        raise ValueError(f"bad time {text!r}")
+    return hh, mm
+
+
+def _schedule_row(m: re.Match[str], year_hint: int | None, raw: str) -> SchedulePass:
+    doy = int(m["doy"])
+    if m["date"]:
+        y, mo, d = (int(v) for v in re.split(r"[-/]", m["date"]))
+        try:
+            day = date(y, mo, d)
+        except ValueError:
+            raise ValueError(f"bad date {m['date']!r}") from None
+        if day.timetuple().tm_yday != doy:
+            raise ValueError(f"day of year {doy} does not match {day.isoformat()}")
+    elif year_hint is not None:
+        if not 1 <= doy <= (366 if date(year_hint, 12, 31).timetuple().tm_yday == 366 else 365):
+            raise ValueError(f"bad day of year {doy}")
+        day = date(year_hint, 1, 1) + timedelta(days=doy - 1)
+    else:
+        raise ValueError("row has no date and no year_hint was given")
+    (bh, bm), (eh, em) = _hhmm(m["bot"]), _hhmm(m["eot"])
+    midnight = datetime.combine(day, time(0), tzinfo=UTC)
+    bot = midnight + timedelta(hours=bh, minutes=bm)
+    eot = midnight + timedelta(hours=eh, minutes=em)
+    if eot <= bot:  # crosses midnight: EOT is on the next day
+        eot += timedelta(days=1)
+    return SchedulePass(bot=bot, eot=eot, antenna=m["ant"].upper(), raw=raw)
+
+
+def _logical_lines(html: str) -> Iterator[tuple[int, str]]:
+    """Yield (1-based page line, tag-free text): one per ``<tr>`` row, else one per line."""
+    starts = [0] + [i + 1 for i, c in enumerate(html) if c == "\n"]
+
+    def plain(chunk: str, offset: int) -> Iterator[tuple[int, str]]:
+        for m in re.finditer(r"[^\n]+", chunk):
+            line_no = bisect_right(starts, offset + m.start())
+            for piece in _BREAKS.split(m.group(0)):
+                yield line_no, _untag(piece)
+
+    pos = 0
+    for row in _TR.finditer(html):
+        yield from plain(html[pos : row.start()], pos)
+        yield bisect_right(starts, row.start()), _untag(row.group(0))
+        pos = row.end()
+    yield from plain(html[pos:], pos)
+
+
+def _untag(text: str) -> str:
+    return html_lib.unescape(_TAG.sub(" ", text)).replace("\xa0", " ")
+
+
+def parse_schedule(html: str, *, year_hint: int | None = None) -> ParseResult[SchedulePass]:
+    """Parse the DSN schedule page into passes (aware UTC, sorted by BOT).
+
+    A row is ``week doy weekday date BOT - EOT antenna`` (``04:35-08:30`` and ``0435`` are
+    accepted, ``/`` dates too); EOT <= BOT means EOT is on the next day. Rows laid out as
+    table cells are joined first; other tags, blank lines and headers are ignored. Rows
+    without a date use ``year_hint`` + day of year. A line that looks like a row (has a
+    date or a time range) but does not parse is reported, with the page line it starts on.
+    """
+    result: ParseResult[SchedulePass] = ParseResult()
+    for line_no, line in _logical_lines(html):
+        raw = " ".join(line.split())
+        if not raw:
+            continue
+        m = _ROW.match(raw)
+        if m is None:
+            if _ROWISH.search(raw) and re.match(r"\d", raw):
+                result.problems.append(ParseProblem(line_no, "unrecognised schedule row", raw))
+            continue
+        try:
+            result.items.append(_schedule_row(m, year_hint, raw))
+        except ValueError as exc:
+            result.problems.append(ParseProblem(line_no, str(exc), raw))
+    result.items.sort(key=lambda p: p.bot)
+    return result
