@@ -1,0 +1,165 @@
+"""Schema of the lifecycle database as an ordered list of migration steps.
+
+Step ``i`` (1-based) brings ``PRAGMA user_version`` from ``i - 1`` to ``i``. Steps are
+append-only: never edit a released step, add a new one. Each step runs in its own
+``BEGIN IMMEDIATE`` transaction that re-reads the version, so two processes opening a
+fresh file at once cannot both apply it, and running the migration again is a no-op.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+BUSY_TIMEOUT_MS = 30_000
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: the lifecycle: slots, files, frames, the audit trail.
+    (
+        """CREATE TABLE slots (
+            bot TEXT PRIMARY KEY,
+            eot TEXT NOT NULL,
+            antenna TEXT NOT NULL,
+            state TEXT NOT NULL,
+            source TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE files (
+            name TEXT PRIMARY KEY,
+            detector TEXT NOT NULL,
+            observed_at TEXT NOT NULL,
+            arrived_at TEXT,
+            exptime REAL,
+            naxis1 INTEGER,
+            naxis2 INTEGER,
+            filter TEXT,
+            polarizer TEXT,
+            program TEXT,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            last_error TEXT,
+            skip_reason TEXT,
+            lease_owner TEXT,
+            lease_expires_at TEXT,
+            sha256 TEXT,
+            raw_path TEXT,
+            slot_bot TEXT REFERENCES slots(bot),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX idx_files_detector_observed ON files(detector, observed_at)",
+        "CREATE INDEX idx_files_state_next_attempt ON files(state, next_attempt_at)",
+        "CREATE INDEX idx_files_slot ON files(slot_bot)",
+        """CREATE TABLE frames (
+            name TEXT PRIMARY KEY REFERENCES files(name),
+            detector TEXT NOT NULL,
+            observed_at TEXT NOT NULL,
+            calibrated_path TEXT NOT NULL,
+            background_path TEXT,
+            difference_path TEXT,
+            png_path TEXT,
+            preview_path TEXT,
+            thumbnail_path TEXT,
+            difference_png_path TEXT,
+            median REAL,
+            noise_sigma REAL,
+            masked_fraction REAL,
+            saturated_fraction REAL,
+            missing_blocks INTEGER,
+            stats_json TEXT NOT NULL DEFAULT '{}',
+            processed_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX idx_frames_detector_observed ON frames(detector, observed_at)",
+        """CREATE TABLE transitions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            file TEXT NOT NULL REFERENCES files(name),
+            from_state TEXT,
+            to_state TEXT NOT NULL,
+            at TEXT NOT NULL,
+            run_id TEXT,
+            reason TEXT
+        )""",
+        "CREATE INDEX idx_transitions_file ON transitions(file, id)",
+        """CREATE TABLE slot_transitions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            bot TEXT NOT NULL REFERENCES slots(bot),
+            from_state TEXT,
+            to_state TEXT NOT NULL,
+            at TEXT NOT NULL,
+            reason TEXT
+        )""",
+        "CREATE INDEX idx_slot_transitions_bot ON slot_transitions(bot, id)",
+    ),
+    # 2: comet candidates and the detections that make up their tracks.
+    (
+        """CREATE TABLE candidates (
+            id TEXT PRIMARY KEY,
+            detector TEXT NOT NULL,
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            n_frames INTEGER NOT NULL DEFAULT 0,
+            score REAL,
+            snr REAL,
+            speed_px_per_hour REAL,
+            direction_deg REAL,
+            status TEXT NOT NULL DEFAULT 'new',
+            report_text TEXT,
+            cutout_path TEXT,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX idx_candidates_detector_seen ON candidates(detector, first_seen_at)",
+        """CREATE TABLE detections (
+            id INTEGER PRIMARY KEY,
+            candidate_id TEXT NOT NULL REFERENCES candidates(id) ON DELETE CASCADE,
+            file TEXT NOT NULL REFERENCES files(name),
+            observed_at TEXT NOT NULL,
+            x REAL NOT NULL,
+            y REAL NOT NULL,
+            flux REAL,
+            snr REAL,
+            UNIQUE(candidate_id, file)
+        )""",
+        "CREATE INDEX idx_detections_file ON detections(file)",
+    ),
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """Open ``path`` the way the store needs it: autocommit (we issue BEGIN ourselves),
+    WAL so readers never block the writer, a long busy timeout, foreign keys enforced."""
+    conn = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the missing steps; return the number applied (0 when already current)."""
+    applied = 0
+    while user_version(conn) < SCHEMA_VERSION:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = user_version(conn)  # re-read under the write lock
+            if version >= SCHEMA_VERSION:
+                conn.execute("COMMIT")
+                break
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+            applied += 1
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return applied
