@@ -1,0 +1,268 @@
+"""Schema, idempotency, time handling, queries and the CAS contract of the lifecycle store."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from comet_pipeline.domain import Detector, FileState, Frame, Slot, SlotState
+from comet_pipeline.store import (
+    CHRONOLOGICAL_FILES_SQL,
+    SCHEMA_VERSION,
+    IllegalTransition,
+    LifecycleStore,
+    UnknownFile,
+    migrate,
+)
+from comet_pipeline.store.schema import connect, user_version
+from comet_pipeline_tests.store._helpers import T0, archive_file, many_files
+
+
+@pytest.fixture
+def store(tmp_path) -> LifecycleStore:
+    return LifecycleStore(tmp_path / "lifecycle.db")
+
+
+def schema_of(path) -> list[tuple]:
+    conn = connect(str(path))
+    try:
+        return conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
+    finally:
+        conn.close()
+
+
+def test_pragmas_and_migration_twice_is_a_noop(tmp_path, store):
+    path = tmp_path / "lifecycle.db"
+    conn = connect(str(path))
+    assert user_version(conn) == SCHEMA_VERSION >= 2
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000
+    before = [tuple(r) for r in schema_of(path)]
+    assert migrate(conn) == 0
+    assert migrate(conn) == 0
+    assert user_version(conn) == SCHEMA_VERSION
+    conn.close()
+    LifecycleStore(path).close()  # reopening migrates again: still nothing to do
+    assert [tuple(r) for r in schema_of(path)] == before
+    tables = set(store.db.table_names())
+    assert {"slots", "files", "frames", "transitions", "candidates", "detections"} <= tables
+    index_names = {i.name for i in store.db["files"].indexes}
+    assert {"idx_files_detector_observed", "idx_files_state_next_attempt"} <= index_names
+
+
+def test_fresh_file_migrates_step_by_step(tmp_path):
+    conn = connect(str(tmp_path / "x.db"))
+    assert user_version(conn) == 0
+    assert migrate(conn) == SCHEMA_VERSION
+    assert user_version(conn) == SCHEMA_VERSION
+    conn.close()
+
+
+def test_register_is_idempotent_and_links_slots(store):
+    bot = T0 - timedelta(hours=1)
+    store.upsert_slots([Slot(bot, bot + timedelta(hours=2), "DSS-24")], T0)
+    files = [
+        archive_file("in_slot.fts", arrived_at=T0 + timedelta(minutes=30)),
+        archive_file("in_grace.fts", arrived_at=T0 + timedelta(hours=1, minutes=20)),
+        archive_file("outside.fts", arrived_at=T0 + timedelta(hours=3)),
+        archive_file("later.fts"),
+        archive_file("polar.fts"),
+    ]
+    inserted = store.register_files(files, now=T0, run_id="r1", skipped={"polar.fts": "polarized"})
+    assert inserted == [f.name for f in files]
+    count = store.transition_count()
+    assert count == 5
+    assert store.register_files(files, now=T0 + timedelta(hours=5)) == []
+    assert store.transition_count() == count
+    assert store.get_file("in_slot.fts").slot_bot == bot
+    assert store.get_file("in_grace.fts").slot_bot == bot
+    assert store.get_file("outside.fts").slot_bot is None
+    polar = store.get_file("polar.fts")
+    assert (polar.state, polar.skip_reason) == (FileState.SKIPPED, "polarized")
+    assert store.transitions_for("polar.fts")[0]["from_state"] is None
+    # a known file gains its arrival time and slot later, without a transition
+    late = archive_file("later.fts", arrived_at=T0 + timedelta(minutes=5))
+    assert store.register_files([late], now=T0) == []
+    rec = store.get_file("later.fts")
+    assert (rec.arrived_at, rec.slot_bot, rec.state) == (late.arrived_at, bot, FileState.DISCOVERED)
+    assert store.transition_count() == count
+    assert store.known_names(["later.fts", "nope.fts"]) == {"later.fts"}
+
+
+def test_upsert_slots_is_idempotent_and_keeps_state(store):
+    slots = [
+        Slot(T0 + timedelta(hours=h), T0 + timedelta(hours=h, minutes=90), "DSS-14")
+        for h in range(3)
+    ]
+    assert store.upsert_slots(slots, T0) == 3
+    rows = store.db.execute("SELECT * FROM slots ORDER BY bot").fetchall()
+    assert store.upsert_slots(slots, T0 + timedelta(hours=1)) == 0
+    assert store.db.execute("SELECT * FROM slots ORDER BY bot").fetchall() == rows
+    assert store.set_slot_state(slots[0].bot, SlotState.ACTIVE, reason="bot passed", now=T0)
+    moved = Slot(slots[0].bot, slots[0].eot + timedelta(minutes=10), "DSS-43")
+    assert store.upsert_slots([moved], T0) == 0
+    [first, *_] = store.slots_between(T0, T0 + timedelta(hours=3))
+    assert (first.state, first.antenna, first.eot) == (SlotState.ACTIVE, "DSS-43", moved.eot)
+    assert [s.bot for s in store.slots_between(T0, T0 + timedelta(hours=2))] == [
+        slots[0].bot,
+        slots[1].bot,
+    ]
+    assert store.slot_for_arrival(T0 + timedelta(minutes=30), timedelta(0)).bot == slots[0].bot
+    # overlapping windows: the latest pass that started wins
+    assert (
+        store.slot_for_arrival(T0 + timedelta(hours=1, minutes=10), timedelta(0)).bot
+        == slots[1].bot
+    )
+    assert store.slot_for_arrival(T0 + timedelta(hours=5), timedelta(minutes=30)) is None
+    assert (
+        store.slot_for_arrival(T0 + timedelta(hours=3, minutes=40), timedelta(minutes=30)).bot
+        == slots[2].bot
+    )
+
+
+def test_timestamps_round_trip_as_utc(store):
+    eastern = timezone(timedelta(hours=-5))
+    observed = datetime(2025, 3, 1, 7, 30, 15, 123456, tzinfo=eastern)  # 12:30:15 UTC
+    store.register_files(
+        [archive_file("tz.fts", observed, arrived_at=observed + timedelta(hours=1))], now=observed
+    )
+    rec = store.get_file("tz.fts")
+    assert rec.observed_at == observed and rec.observed_at.tzinfo == UTC
+    assert rec.observed_at.hour == 12 and rec.observed_at.microsecond == 123456
+    assert rec.arrived_at.utcoffset() == timedelta(0)
+    raw = store.db.execute("SELECT observed_at, created_at FROM files").fetchone()
+    assert raw[0] == "2025-03-01T12:30:15.123456+00:00"
+    assert raw[1].endswith("+00:00")
+    assert store.transitions_for("tz.fts")[0]["at"] == observed
+    with pytest.raises(ValueError, match="naive"):
+        store.register_files([archive_file("naive.fts", datetime(2025, 3, 1))], now=T0)
+    assert store.get_file("naive.fts") is None  # the failed batch rolled back
+
+
+def test_chronological_query_uses_the_index(store):
+    files = many_files(50) + [
+        archive_file("c3.fts", T0 + timedelta(minutes=30), detector=Detector.C3)
+    ]
+    store.register_files(list(reversed(files)), now=T0)
+    got = store.files_between(Detector.C2, T0 + timedelta(hours=1), T0 + timedelta(hours=3))
+    assert [f.observed_at for f in got] == sorted(f.observed_at for f in got)
+    assert len(got) == 10 and all(f.detector == Detector.C2 for f in got)
+    assert got[0].observed_at == T0 + timedelta(hours=1)  # [start, end)
+    assert store.files_between("c2", T0, T0 + timedelta(days=1), states=[FileState.READY]) == []
+    plan = store.explain(CHRONOLOGICAL_FILES_SQL, {"detector": "c2", "start": "a", "end": "b"})
+    assert any("idx_files_detector_observed" in line for line in plan), plan
+    assert not any("SCAN files" in line and "INDEX" not in line for line in plan), plan
+    counts = store.counts_by_state(detector=Detector.C2, start=T0, end=T0 + timedelta(hours=2))
+    assert counts[FileState.DISCOVERED] == 10 and counts[FileState.ABANDONED] == 0
+
+
+def test_cas_lost_race_returns_false(store):
+    store.register_files([archive_file("r.fts")], now=T0)
+    # many threads race the same guarded move: exactly one wins, none raises
+    results: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def move() -> None:
+        barrier.wait()
+        results.append(
+            store.transition("r.fts", FileState.DOWNLOADING, now=T0, expected=FileState.DISCOVERED)
+        )
+
+    threads = [threading.Thread(target=move) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False] * 7 + [True]
+    assert len(store.transitions_for("r.fts")) == 2
+    # stale belief, legal move from where the file really is: not applied, no audit row
+    store.fail("r.fts", "net", now=T0)
+    assert store.get_file("r.fts").state == FileState.DOWNLOAD_FAILED
+    assert (
+        store.transition("r.fts", FileState.DOWNLOADING, now=T0, expected=FileState.DISCOVERED)
+        is False
+    )
+    assert store.get_file("r.fts").state == FileState.DOWNLOAD_FAILED
+    assert len(store.transitions_for("r.fts")) == 3
+
+
+def test_illegal_move_and_unknown_file_messages(store):
+    store.register_files([archive_file("i.fts")], now=T0)
+    with pytest.raises(IllegalTransition) as err:
+        store.transition("i.fts", FileState.PROCESSED, now=T0)
+    message = str(err.value)
+    assert "'i.fts'" in message and "DISCOVERED" in message and "PROCESSED" in message
+    assert (err.value.current, err.value.attempted) == (FileState.DISCOVERED, FileState.PROCESSED)
+    with pytest.raises(UnknownFile, match="ghost.fts"):
+        store.transition("ghost.fts", FileState.DOWNLOADING, now=T0)
+    with pytest.raises(TypeError):
+        store.transition("i.fts", FileState.DOWNLOADING, now=T0, state="PROCESSED")
+
+
+def test_frames_round_trip_and_order(store):
+    files = many_files(3)
+    store.register_files(files, now=T0)
+    for i, f in enumerate(reversed(files)):
+        frame = Frame(
+            name=f.name,
+            detector=Detector.C2,
+            observed_at=f.observed_at,
+            calibrated_path=f"/cal/{f.name}.fits",
+            png_path=f"/png/{f.name}.png",
+            stats={"median": 10.0 + i, "noise_sigma": 1.5, "missing_blocks": 2, "star_count": 31.0},
+        )
+        store.record_frame(frame, T0)
+    got = store.frames_between(Detector.C2, T0, T0 + timedelta(days=1))
+    assert [f.name for f in got] == [f.name for f in files]
+    assert got[0].stats == {
+        "median": 12.0,
+        "noise_sigma": 1.5,
+        "missing_blocks": 2,
+        "star_count": 31.0,
+    }
+    updated = Frame(files[0].name, Detector.C2, files[0].observed_at, "/cal/v2.fits")
+    store.record_frame(updated, T0)
+    assert store.frame(files[0].name) == updated
+    assert store.frame("nope") is None
+    assert store.summary()["totals"]["frames"] == 3
+
+
+def test_candidates_and_detections(store):
+    files = many_files(3)
+    store.register_files(files, now=T0)
+    cand = {
+        "id": "c2-20250301-0001",
+        "detector": "c2",
+        "first_seen_at": files[0].observed_at,
+        "last_seen_at": files[2].observed_at,
+        "n_frames": 3,
+        "score": 0.9,
+        "status": "new",
+    }
+    store.upsert_candidate(cand, now=T0)
+    store.upsert_candidate({**cand, "score": 0.95}, now=T0)
+    rows = [
+        {"file": f.name, "observed_at": f.observed_at, "x": 100.0 + i, "y": 200.0, "snr": 7.0}
+        for i, f in enumerate(files)
+    ]
+    assert store.replace_detections(cand["id"], rows) == 3
+    assert store.replace_detections(cand["id"], rows[:2]) == 2
+    [got] = store.candidates(detector="c2", since=T0, until=T0 + timedelta(hours=1))
+    assert got["score"] == 0.95 and got["first_seen_at"] == files[0].observed_at
+    assert store.candidates(since=T0 + timedelta(hours=2)) == []
+    dets = store.detections_for(cand["id"])
+    assert [d["file"] for d in dets] == [files[0].name, files[1].name]
+    assert dets[1]["x"] == 101.0 and dets[1]["observed_at"] == files[1].observed_at
+
+
+def test_summary_counts(store):
+    assert store.summary()["empty"] is True
+    store.upsert_slots([Slot(T0, T0 + timedelta(hours=1), "DSS-14")], T0)
+    store.register_files(many_files(4), now=T0, skipped={"20000000.fts": "dup"})
+    s = store.summary()
+    assert s["empty"] is False
+    assert s["slots_by_state"] == {"PENDING": 1}
+    assert s["files_by_detector_state"] == {"c2": {"DISCOVERED": 3, "SKIPPED": 1}}
