@@ -1,0 +1,1 @@
+"""Comet hunting: sources, star drift, tracks, scores, identities and reports (numpy/scipy only)."""
