@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -26,13 +26,10 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
-class Settings:
+class HomeLayout:
+    """Where everything lives under ``COMET_HOME``."""
+
     home: Path
-    archive_url: str = DEFAULT_ARCHIVE_URL
-    schedule_url: str = DEFAULT_SCHEDULE_URL
-    detectors: tuple[Detector, ...] = (Detector.C2, Detector.C3)
-    partitions_start: date = date(2025, 1, 1)
-    extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def lifecycle_db(self) -> Path:
@@ -40,6 +37,7 @@ class Settings:
 
     @property
     def raw_dir(self) -> Path:
+        """Raw level-0.5 FITS, in the archive's own ``<detector>/<YYMMDD>/`` layout."""
         return self.home / "raw"
 
     @property
@@ -50,6 +48,19 @@ class Settings:
     def products_dir(self) -> Path:
         """Playback animations, candidate reports and other derived products."""
         return self.home / "products"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    archive_url: str = DEFAULT_ARCHIVE_URL
+    schedule_url: str = DEFAULT_SCHEDULE_URL
+    detectors: tuple[Detector, ...] = (Detector.C2, Detector.C3)
+    partitions_start: date = date(2025, 1, 1)
+
+    @property
+    def layout(self) -> HomeLayout:
+        return HomeLayout(self.home)
 
     @property
     def uses_simulator(self) -> bool:

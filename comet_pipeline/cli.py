@@ -1,0 +1,110 @@
+"""``comet-pipeline``: the command line.
+
+comet-pipeline demo [--hours N]            ingest the last N hours through Dagster, summarise
+comet-pipeline status                      slots and files by state
+comet-pipeline frames --detector c3 ...    processed frames in time order (playback list)
+comet-pipeline simulate-archive --port P   serve the simulated archive over HTTP on loopback
+comet-pipeline evaluate --days N --seed S  measure comet detection on the simulator
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from comet_pipeline.domain import Detector, from_iso, utcnow
+from comet_pipeline.settings import SettingsError, get_settings
+
+
+def _time_arg(text: str) -> datetime:
+    """ISO date or time; naive input is taken as UTC (that is what hunters write)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO date/time: {text!r}") from exc
+    return from_iso(value.isoformat() + ("" if value.tzinfo else "+00:00"))
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="comet-pipeline", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="ingest the last N hours through Dagster and summarise")
+    demo.add_argument("--hours", type=_positive_int, default=6)
+    demo.add_argument(
+        "--until", type=_time_arg, default=None, help="end of the window (UTC; default now)"
+    )
+
+    sub.add_parser("status", help="slots and files by state")
+
+    frames = sub.add_parser("frames", help="processed frames in time order")
+    frames.add_argument("--detector", choices=[d.value for d in Detector], required=True)
+    frames.add_argument("--since", type=_time_arg, default=None)
+    frames.add_argument("--until", type=_time_arg, default=None)
+
+    sim = sub.add_parser("simulate-archive", help="serve the simulated archive over HTTP")
+    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--error-rate", type=float, default=0.0, help="fraction of 503 answers")
+    sim.add_argument("--latency", type=float, default=0.0, help="seconds added to each answer")
+    sim.add_argument("--truncate-rate", type=float, default=0.0, help="fraction of cut bodies")
+    sim.add_argument("--corrupt", nargs="*", default=[], help="file names served garbled")
+    sim.add_argument("--missing", nargs="*", default=[], help="file names listed but 404")
+    sim.add_argument("--malformed-index", action="store_true", help="junk lines in img_hdr.txt")
+    sim.add_argument("--hostile-names", action="store_true", help="hostile names in the indexes")
+
+    ev = sub.add_parser("evaluate", help="measure comet detection on the simulated archive")
+    ev.add_argument("--days", type=_positive_int, default=2)
+    ev.add_argument("--seed", type=int, default=101)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        print(f"comet-pipeline: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "demo":
+        from comet_pipeline.demo import run_demo
+
+        until = args.until or utcnow()
+        return run_demo(settings, hours=args.hours, until=until)
+    if args.command == "status":
+        from comet_pipeline.reports import print_status
+
+        return print_status(settings)
+    if args.command == "frames":
+        from comet_pipeline.reports import print_frames
+
+        until = args.until or utcnow() + timedelta(hours=1)
+        since = args.since or until - timedelta(days=1)
+        if since >= until:
+            print("comet-pipeline: --since must be before --until", file=sys.stderr)
+            return 2
+        return print_frames(settings, Detector(args.detector), since, until)
+    if args.command == "simulate-archive":
+        from comet_pipeline.archive.sim.server import serve_forever
+
+        return serve_forever(args) or 0
+    if args.command == "evaluate":
+        from comet_pipeline.hunting.evaluate import evaluate, format_report
+
+        print(format_report(evaluate(days=args.days, seed=args.seed)))
+        return 0
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

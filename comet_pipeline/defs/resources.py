@@ -1,0 +1,75 @@
+"""Dagster resources wrapping the store, the archive client, the clock and the file tree."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from dagster import ConfigurableResource
+from pydantic import PrivateAttr
+
+from comet_pipeline.archive.client import ArchiveClient
+from comet_pipeline.domain import from_iso, utcnow
+from comet_pipeline.settings import HomeLayout
+from comet_pipeline.store import LifecycleStore
+
+
+class ClockResource(ConfigurableResource):
+    """Wall time, or a frozen instant (ISO-8601 with offset) for tests and replays."""
+
+    frozen_at: str | None = None
+
+    def now(self) -> datetime:
+        return from_iso(self.frozen_at) if self.frozen_at else utcnow()
+
+
+class StoreResource(ConfigurableResource):
+    """The SQLite lifecycle store (one connection per process, opened lazily)."""
+
+    db_path: str
+    max_attempts: int = 5
+    lease_minutes: float = 10.0
+    _store: LifecycleStore | None = PrivateAttr(default=None)
+
+    def get(self) -> LifecycleStore:
+        if self._store is None:
+            self._store = LifecycleStore(
+                Path(self.db_path),
+                max_attempts=self.max_attempts,
+                lease=timedelta(minutes=self.lease_minutes),
+            )
+        return self._store
+
+
+class ArchiveResource(ConfigurableResource):
+    """The LASCO archive: real HTTPS URLs or the embedded simulator (``sim://``)."""
+
+    archive_url: str
+    schedule_url: str
+    sim_seed: int = 0
+    retries: int = 3
+    backoff_seconds: float = 0.5
+    clock: ClockResource = ClockResource()
+    _client: ArchiveClient | None = PrivateAttr(default=None)
+
+    def get(self) -> ArchiveClient:
+        if self._client is None:
+            self._client = ArchiveClient.create(
+                self.archive_url,
+                self.schedule_url,
+                sim_seed=self.sim_seed,
+                sim_clock=self.clock.now,
+                retries=self.retries,
+                backoff=self.backoff_seconds,
+            )
+        return self._client
+
+
+class FileTreeResource(ConfigurableResource):
+    """Where raw files, frames and products are written (all under ``COMET_HOME``)."""
+
+    home: str
+
+    @property
+    def layout(self) -> HomeLayout:
+        return HomeLayout(Path(self.home))

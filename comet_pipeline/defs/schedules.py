@@ -1,0 +1,39 @@
+"""Schedules: the daily slot refresh and the hourly sweep (running by default)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, schedule
+
+from comet_pipeline.defs.jobs import INGEST_HOUR_JOB, SLOTS_JOB
+from comet_pipeline.defs.partitions import HOURLY_FORMAT
+
+
+@schedule(
+    job_name=SLOTS_JOB,
+    cron_schedule="45 6 * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Re-read the DSN schedule after it is regenerated (~06:30 UT) for today.",
+)
+def daily_slots_schedule(context: ScheduleEvaluationContext):
+    day = context.scheduled_execution_time
+    return RunRequest(run_key=f"slots:{day:%Y-%m-%d}", partition_key=f"{day:%Y-%m-%d}")
+
+
+@schedule(
+    job_name=INGEST_HOUR_JOB,
+    cron_schedule="10 * * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Sweep the hour just closed: catches anything the downlink sensor missed.",
+)
+def hourly_sweep_schedule(context: ScheduleEvaluationContext):
+    hour = context.scheduled_execution_time.replace(minute=0, second=0, microsecond=0)
+    closed = hour - timedelta(hours=1)
+    return RunRequest(
+        run_key=f"sweep:{closed:%Y-%m-%dT%H}",
+        partition_key=closed.strftime(HOURLY_FORMAT),
+        tags={"comet/trigger": "hourly_sweep_schedule"},
+    )

@@ -1,0 +1,103 @@
+"""Process a window's READY files into calibrated, background-subtracted frames.
+
+Files are claimed under a PROCESSING lease and handled per detector in time order, so
+each frame's background and running difference can use the frames just before it (from
+earlier runs, via the store's ``frames`` table, or from this very run).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from astropy.io import fits
+
+from comet_pipeline.archive.fits_header import helioprojective_wcs, parse_fits_header
+from comet_pipeline.domain import FileRecord, FileState, Frame
+from comet_pipeline.imaging.pipeline import FrameProcessor, PriorFrame
+from comet_pipeline.ingest.results import StepResult
+from comet_pipeline.store import LifecycleStore
+
+Clock = Callable[[], datetime]
+
+#: How far back earlier frames are looked up for backgrounds and differences.
+HISTORY_WINDOW = timedelta(hours=4)
+
+
+def process_window(
+    store: LifecycleStore,
+    processor: FrameProcessor,
+    start: datetime,
+    end: datetime,
+    *,
+    clock: Clock,
+    owner: str,
+) -> StepResult:
+    started = time.perf_counter()
+    result = StepResult()
+    claimed = store.claim(
+        target=FileState.PROCESSING, owner=owner, now=clock(), start=start, end=end
+    )
+    for record in sorted(claimed, key=lambda r: (r.detector.value, r.observed_at, r.name)):
+        try:
+            frame = _process_one(store, processor, record)
+        except Exception as err:  # noqa: BLE001 - one bad frame must not stop the hour
+            state = store.fail(
+                record.name,
+                f"{type(err).__name__}: {err}",
+                now=clock(),
+                run_id=owner,
+                permanent=isinstance(err, (ValueError, OSError)),
+            )
+            result.count(state.value.lower(), record.detector.value)
+            result.errors.append(f"{record.name}: {type(err).__name__}: {err}")
+            continue
+        store.record_frame(frame, now=clock())
+        store.transition(
+            record.name,
+            FileState.PROCESSED,
+            now=clock(),
+            run_id=owner,
+            expected=FileState.PROCESSING,
+            reason="frame products written",
+        )
+        result.count("processed", record.detector.value)
+    result.elapsed_s = time.perf_counter() - started
+    return result
+
+
+def _process_one(store: LifecycleStore, processor: FrameProcessor, record: FileRecord) -> Frame:
+    if not record.raw_path:
+        raise ValueError(f"{record.name} is READY but has no raw file path")
+    with fits.open(record.raw_path, memmap=False) as hdul:
+        header = hdul[0].header
+        raw = hdul[0].data
+    info = parse_fits_header(header)
+    prior = [
+        PriorFrame(name=f.name, observed_at=f.observed_at, calibrated_path=Path(f.calibrated_path))
+        for f in store.frames_between(
+            record.detector, record.observed_at - HISTORY_WINDOW, record.observed_at
+        )
+    ]
+    out = processor.process(
+        raw, header, info, helioprojective_wcs(info), name=record.name, history=prior
+    )
+    return Frame(
+        name=record.name,
+        detector=record.detector,
+        observed_at=record.observed_at,
+        calibrated_path=str(out.calibrated_path),
+        background_path=_str(out.background_path),
+        difference_path=_str(out.difference_path),
+        png_path=_str(out.png_path),
+        preview_path=_str(out.preview_path),
+        thumbnail_path=_str(out.thumbnail_path),
+        difference_png_path=_str(out.difference_png_path),
+        stats=out.stats.as_dict(),
+    )
+
+
+def _str(path: Path | None) -> str | None:
+    return None if path is None else str(path)

@@ -1,0 +1,49 @@
+"""Result records of the ingestion services: counts, errors and latency figures."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+
+@dataclass
+class LatencyStats:
+    """Arrival minus observation time, in minutes, over the files a step touched."""
+
+    count: int = 0
+    median_min: float | None = None
+    max_min: float | None = None
+
+    @classmethod
+    def of(cls, latencies: list[timedelta]) -> LatencyStats:
+        if not latencies:
+            return cls()
+        minutes = [lat.total_seconds() / 60.0 for lat in latencies]
+        return cls(
+            count=len(minutes),
+            median_min=round(statistics.median(minutes), 1),
+            max_min=round(max(minutes), 1),
+        )
+
+
+@dataclass
+class StepResult:
+    """What one service call did: outcome counts, per-detector counts, errors."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    per_detector: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+    latency: LatencyStats = field(default_factory=LatencyStats)
+    elapsed_s: float = 0.0
+
+    def count(self, outcome: str, detector: str | None = None, n: int = 1) -> None:
+        self.outcomes[outcome] += n
+        if detector is not None:
+            self.per_detector[detector] += n
+
+    @property
+    def changed(self) -> int:
+        """How many store rows this call changed; 0 on an idempotent re-run."""
+        return sum(n for key, n in self.outcomes.items() if not key.startswith("unchanged"))

@@ -1,0 +1,105 @@
+"""Sync downlink slots for one UTC day and move them through their states.
+
+The DSN schedule page only reaches a couple of weeks around today; for days it does not
+cover (backfills of old data) a nominal pass pattern stands in, marked ``source="nominal"``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+
+from comet_pipeline.archive.client import ArchiveClient
+from comet_pipeline.domain import Slot, SlotState
+from comet_pipeline.domain.states import SLOT_TRANSITIONS
+from comet_pipeline.ingest.results import StepResult
+from comet_pipeline.store import LifecycleStore
+
+#: Files arriving up to this long after end-of-track still count for the pass.
+ARRIVAL_GRACE = timedelta(minutes=30)
+
+#: (begin HH:MM, duration, antenna): a typical day of three passes, used where the
+#: schedule does not reach.
+NOMINAL_PASSES: tuple[tuple[str, timedelta, str], ...] = (
+    ("01:30", timedelta(hours=3), "D34"),
+    ("09:00", timedelta(hours=3, minutes=30), "D54"),
+    ("17:00", timedelta(hours=3), "D24"),
+)
+
+
+def scheduled_slots(client: ArchiveClient) -> list[Slot]:
+    """The passes on the DSN schedule page as (PENDING) slots; unparsable rows are skipped."""
+    return [
+        Slot(bot=p.bot, eot=p.eot, antenna=p.antenna, source="schedule")
+        for p in client.fetch_schedule().items
+    ]
+
+
+def nominal_slots(day: date) -> list[Slot]:
+    slots = []
+    for begin, duration, antenna in NOMINAL_PASSES:
+        hh, mm = (int(part) for part in begin.split(":"))
+        bot = datetime(day.year, day.month, day.day, hh, mm, tzinfo=UTC)
+        slots.append(Slot(bot=bot, eot=bot + duration, antenna=antenna, source="nominal"))
+    return slots
+
+
+def slots_for_day(passes: Iterable[Slot], day: date) -> list[Slot]:
+    """Passes that begin on ``day`` (UTC); the nominal pattern if the schedule has none."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    end = start + timedelta(days=1)
+    scheduled = [p for p in passes if start <= p.bot < end]
+    covered = any(p.bot >= end for p in passes) and any(p.bot < end for p in passes)
+    if scheduled or covered:
+        return sorted(scheduled, key=lambda s: s.bot)
+    return nominal_slots(day)
+
+
+def target_state(slot: Slot, now: datetime, arrivals: int) -> SlotState:
+    """Where the clock and the arrivals say a slot should be.
+
+    After end-of-track a pass stays ACTIVE through the grace period unless files have
+    already arrived; only once the grace is over does "nothing arrived" mean MISSED.
+    """
+    if now < slot.bot:
+        return SlotState.PENDING
+    if now <= slot.eot:
+        return SlotState.ACTIVE
+    if arrivals:
+        return SlotState.DONE
+    return SlotState.ACTIVE if now <= slot.eot + ARRIVAL_GRACE else SlotState.MISSED
+
+
+def reconcile_slots(
+    store: LifecycleStore, start: datetime, end: datetime, now: datetime, result: StepResult
+) -> None:
+    """Move every slot beginning in [start, end) to the state the clock and arrivals imply."""
+    for slot in store.slots_between(start, end):
+        arrivals = store.count_arrivals(slot.bot, slot.eot + ARRIVAL_GRACE)
+        target = target_state(slot, now, arrivals)
+        if target not in SLOT_TRANSITIONS[slot.state]:
+            result.count(f"unchanged_{slot.state.value.lower()}")
+            continue
+        applied = store.set_slot_state(
+            slot.bot, target, reason=f"{arrivals} arrivals at {now:%Y-%m-%d %H:%M}Z", now=now
+        )
+        result.count(target.value.lower() if applied else "unchanged_race")
+
+
+def sync_slots(
+    store: LifecycleStore, passes: Iterable[Slot], day: date, now: datetime
+) -> StepResult:
+    """Upsert the day's slots from the schedule (or the nominal pattern) and reconcile them."""
+    started = time.perf_counter()
+    result = StepResult()
+    day_slots = slots_for_day(passes, day)
+    new = store.upsert_slots(day_slots, now=now)
+    result.count("new", n=new)
+    result.count("unchanged_known", n=len(day_slots) - new)
+    for slot in day_slots:
+        result.per_detector[slot.source] += 1
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    reconcile_slots(store, start, start + timedelta(days=1), now, result)
+    result.elapsed_s = time.perf_counter() - started
+    return result

@@ -1,0 +1,145 @@
+"""Readable text tables for the CLI (status, frame playback lists, demo summary)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from comet_pipeline.domain import Detector, FileState, SlotState
+from comet_pipeline.settings import Settings
+from comet_pipeline.store import LifecycleStore
+
+
+def table(headers: list[str], rows: list[list[object]]) -> str:
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def status_text(store: LifecycleStore) -> str:
+    summary = store.summary()
+    if summary["empty"]:
+        return (
+            f"The lifecycle store at {summary['path']} is empty: nothing ingested yet.\n"
+            "Run `comet-pipeline demo` or start `make dev` and let the sensors work."
+        )
+    slots = summary["slots_by_state"]
+    out = [f"Lifecycle store: {summary['path']}", ""]
+    out.append(
+        table(["slot state", "slots"], [[s.value, slots.get(s.value, 0)] for s in SlotState])
+    )
+    out.append("")
+    files = summary["files_by_detector_state"]
+    detectors = sorted(files)
+    rows = [
+        [
+            s.value,
+            *[files[d].get(s.value, 0) for d in detectors],
+            sum(files[d].get(s.value, 0) for d in detectors),
+        ]
+        for s in FileState
+    ]
+    out.append(table(["file state", *[d.upper() for d in detectors], "total"], rows))
+    totals = summary["totals"]
+    out.append("")
+    out.append(
+        f"{totals['frames']} frames, {totals['candidates']} comet candidates, "
+        f"{totals['transitions']} recorded transitions."
+    )
+    return "\n".join(out)
+
+
+def print_status(settings: Settings) -> int:
+    print(status_text(LifecycleStore(settings.layout.lifecycle_db)))
+    return 0
+
+
+def frames_text(store: LifecycleStore, detector: Detector, since: datetime, until: datetime) -> str:
+    frames = store.frames_between(detector, since, until)
+    if not frames:
+        return f"No processed {detector.label} frames between {since:%Y-%m-%d %H:%M} and {until:%Y-%m-%d %H:%M} UT."
+    rows = [
+        [
+            f"{f.observed_at:%Y-%m-%d %H:%M:%S}",
+            f.name,
+            f"{f.stats.get('noise_sigma', float('nan')):.3g}",
+            f.png_path or "",
+        ]
+        for f in frames
+    ]
+    return table(["observed (UT)", "file", "noise", "background-subtracted PNG"], rows)
+
+
+def print_frames(settings: Settings, detector: Detector, since: datetime, until: datetime) -> int:
+    print(frames_text(LifecycleStore(settings.layout.lifecycle_db), detector, since, until))
+    return 0
+
+
+def demo_summary_text(
+    store: LifecycleStore,
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    *,
+    elapsed_s: float,
+    runs_ok: list[bool],
+) -> str:
+    import statistics
+
+    slots = store.slots_between(start - timedelta(hours=24), end)
+    records = [r for d in settings.detectors for r in store.files_between(d, start, end)]
+    frames = [f for d in settings.detectors for f in store.frames_between(d, start, end)]
+    out = [
+        "",
+        f"Dagster runs: {sum(runs_ok)} of {len(runs_ok)} succeeded in {elapsed_s:.1f} s.",
+        "",
+        table(
+            ["slot (DSN pass)", "antenna", "source", "state"],
+            [
+                [f"{s.bot:%Y-%m-%d %H:%M} – {s.eot:%H:%M}", s.antenna, s.source, s.state.value]
+                for s in slots
+            ],
+        ),
+        "",
+    ]
+    rows = []
+    for state in FileState:
+        counts = [
+            sum(1 for r in records if r.state is state and r.detector is d)
+            for d in settings.detectors
+        ]
+        if any(counts):
+            rows.append([state.value, *counts, sum(counts)])
+    out.append(
+        table(
+            ["file state", *[d.label for d in settings.detectors], "total"],
+            rows or [["(none)"] + [0] * (len(settings.detectors) + 1)],
+        )
+    )
+    latencies = [
+        (r.arrived_at - r.observed_at).total_seconds() / 60 for r in records if r.arrived_at
+    ]
+    out.append("")
+    if latencies:
+        out.append(
+            f"Arrival latency (arrival − observation): median {statistics.median(latencies):.0f} min, "
+            f"max {max(latencies):.0f} min over {len(latencies)} files."
+        )
+    out.append(f"Frames written: {len(frames)} under {settings.layout.frames_dir}")
+    if frames:
+        newest = max(frames, key=lambda f: f.observed_at)
+        out.append(
+            f"Newest frame: {newest.detector.label} {newest.observed_at:%Y-%m-%d %H:%M} UT → {newest.png_path}"
+        )
+    not_yet = sum(1 for r in records if r.state is FileState.DISCOVERED)
+    if not_yet:
+        out.append(
+            f"{not_yet} files are discovered but not downloaded yet (the next run picks them up)."
+        )
+    out.append(
+        "Next: `comet-pipeline frames --detector c3` for the playback list, `make dev` for the UI."
+    )
+    return "\n".join(out)
