@@ -118,6 +118,15 @@ _HANDLES: dict[tuple[str, int], _Handle] = {}
 _HANDLES_LOCK = threading.Lock()
 
 
+def _reset_lock_in_child() -> None:
+    # Another parent thread may have held the lock at fork time; the child gets a fresh one.
+    global _HANDLES_LOCK
+    _HANDLES_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_lock_in_child)
+
+
 def _handle_for(path: str) -> _Handle:
     key = (path, os.getpid())
     with _HANDLES_LOCK:

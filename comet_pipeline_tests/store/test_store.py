@@ -13,6 +13,7 @@ from comet_pipeline.store import (
     SCHEMA_VERSION,
     IllegalTransition,
     LifecycleStore,
+    StoreError,
     UnknownFile,
     migrate,
 )
@@ -266,3 +267,44 @@ def test_summary_counts(store):
     assert s["empty"] is False
     assert s["slots_by_state"] == {"PENDING": 1}
     assert s["files_by_detector_state"] == {"c2": {"DISCOVERED": 3, "SKIPPED": 1}}
+
+
+def test_claim_filters_and_order(store):
+    c2 = many_files(10)
+    c3 = [
+        archive_file(f"3{i:07d}.fts", T0 + timedelta(minutes=5 + 12 * i), detector=Detector.C3)
+        for i in range(3)
+    ]
+    store.register_files(c2 + c3, now=T0)
+    got = store.claim(
+        target=FileState.DOWNLOADING,
+        owner="w",
+        now=T0,
+        detector=Detector.C2,
+        start=T0 + timedelta(minutes=12),
+        end=T0 + timedelta(minutes=60),
+        limit=3,
+    )
+    assert [r.name for r in got] == [f.name for f in c2[1:4]]
+    assert (
+        store.claim(
+            target=FileState.DOWNLOADING, owner="w", now=T0, names=[c3[2].name, c2[1].name]
+        )[0].name
+        == c3[2].name
+    )
+    assert store.claim(target=FileState.PROCESSING, owner="w", now=T0) == []
+    with pytest.raises(ValueError):
+        store.claim(target=FileState.READY, owner="w", now=T0)
+    rest = store.claim(target=FileState.DOWNLOADING, owner="w", now=T0)
+    assert len(rest) == 13 - 4 and [r.observed_at for r in rest] == sorted(
+        r.observed_at for r in rest
+    )
+
+
+def test_store_refuses_a_newer_schema(tmp_path):
+    path = tmp_path / "future.db"
+    conn = connect(str(path))
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer"):
+        LifecycleStore(path)
