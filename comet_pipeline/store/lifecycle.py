@@ -802,6 +802,19 @@ class LifecycleStore:
         counts.update({FileState(r["state"]): r["n"] for r in rows})
         return counts
 
+    def count_arrivals(
+        self, start: datetime, end: datetime, detector: Detector | str | None = None
+    ) -> int:
+        """Files that arrived on the server in [start, end] (both ends inclusive, like a
+        slot window [bot, eot + grace])."""
+        sql = "SELECT count(*) FROM files WHERE arrived_at >= ? AND arrived_at <= ?"
+        params = [to_iso(start), to_iso(end)]
+        if detector is not None:
+            sql += " AND detector = ?"
+            params.append(str(detector))
+        with self._read() as conn:
+            return int(conn.execute(sql, params).fetchone()[0])
+
     def known_names(self, names: Iterable[str]) -> set[str]:
         with self._read() as conn:
             rows = conn.execute(

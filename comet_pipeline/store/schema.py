@@ -121,6 +121,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX idx_detections_file ON detections(file)",
     ),
+    # 3: slot reconciliation counts arrivals in a downlink window.
+    ("CREATE INDEX idx_files_arrived ON files(arrived_at)",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

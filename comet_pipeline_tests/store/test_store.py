@@ -308,3 +308,37 @@ def test_store_refuses_a_newer_schema(tmp_path):
     conn.close()
     with pytest.raises(StoreError, match="newer"):
         LifecycleStore(path)
+
+
+def test_count_arrivals_in_a_window(store):
+    files = [
+        archive_file(f"a{i}.fts", arrived_at=T0 + timedelta(minutes=10 * i)) for i in range(6)
+    ] + [archive_file("never.fts")]
+    store.register_files(files, now=T0)
+    assert store.count_arrivals(T0 + timedelta(minutes=10), T0 + timedelta(minutes=30)) == 3
+    assert store.count_arrivals(T0, T0 + timedelta(hours=1), detector=Detector.C3) == 0
+    plan = store.explain(
+        "SELECT count(*) FROM files WHERE arrived_at >= ? AND arrived_at <= ?", ("a", "b")
+    )
+    assert any("idx_files_arrived" in line for line in plan), plan
+
+
+def test_an_older_database_is_upgraded_in_place(tmp_path):
+    from comet_pipeline.store.schema import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    conn = connect(str(path))
+    for version, step in enumerate(MIGRATIONS[:2], start=1):
+        for statement in step:
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {version}")
+    conn.execute(
+        "INSERT INTO files (name, detector, observed_at, state, created_at, updated_at)"
+        " VALUES ('old.fts', 'c2', ?, 'READY', ?, ?)",
+        (T0.isoformat(timespec="microseconds"),) * 3,
+    )
+    conn.close()
+    store = LifecycleStore(path)
+    assert user_version(store.db.conn) == SCHEMA_VERSION
+    assert store.get_file("old.fts").state == FileState.READY
+    assert "idx_files_arrived" in {i.name for i in store.db["files"].indexes}
