@@ -15,9 +15,9 @@ import os
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,16 +129,39 @@ class ArchiveClient:
         cls, settings: Settings, *, sim_archive: Any | None = None, **kwargs: Any
     ) -> ArchiveClient:
         """A client for the configured URLs; mounts the simulator when any of them is sim://."""
+        return cls.create(
+            settings.archive_url, settings.schedule_url, sim_archive=sim_archive, **kwargs
+        )
+
+    @classmethod
+    def create(
+        cls,
+        archive_url: str,
+        schedule_url: str,
+        *,
+        sim_archive: Any | None = None,
+        sim_seed: int | None = None,
+        sim_clock: Callable[[], datetime] | None = None,
+        **kwargs: Any,
+    ) -> ArchiveClient:
+        """A client whose session serves ``sim://`` from a simulated archive when needed.
+
+        ``sim_archive`` is used as is; otherwise one is built from ``sim_seed`` (default
+        config) and ``sim_clock`` (wall time if None). The simulator is imported only when
+        a URL is ``sim://``, so real deployments never load it.
+        """
         session = requests.Session()
-        if settings.archive_url.startswith("sim://") or settings.schedule_url.startswith("sim://"):
+        if archive_url.startswith("sim://") or schedule_url.startswith("sim://"):
             from comet_pipeline.archive.sim.adapter import mount_sim
 
             if sim_archive is None:
                 from comet_pipeline.archive.sim.archive import SimArchive
+                from comet_pipeline.archive.sim.config import SimConfig
 
-                sim_archive = SimArchive()
+                config = SimConfig() if sim_seed is None else SimConfig(seed=sim_seed)
+                sim_archive = SimArchive(config=config, clock=sim_clock)
             mount_sim(session, sim_archive)
-        return cls(settings.archive_url, settings.schedule_url, session=session, **kwargs)
+        return cls(archive_url, schedule_url, session=session, **kwargs)
 
     def close(self) -> None:
         self.session.close()
