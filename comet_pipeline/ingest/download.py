@@ -84,19 +84,22 @@ def _download_one(
             f"{type(err).__name__}: {err}",
             now=clock(),
             run_id=owner,
+            owner=owner,
             permanent=err.permanent,
         )
-        return state.value.lower(), str(err)
-    store.transition(
+        return (state.value.lower() if state else "lease_lost"), str(err)
+    if not store.transition(
         record.name,
         FileState.DOWNLOADED,
         now=clock(),
         run_id=owner,
+        owner=owner,
         expected=FileState.DOWNLOADING,
         sha256=fetched.sha256,
         raw_path=str(dest),
         reason=f"{fetched.size} bytes in {fetched.elapsed_s:.2f}s",
-    )
+    ):
+        return "lease_lost", "lease expired and the file was claimed again"
     store.transition(
         record.name, FileState.READY, now=clock(), run_id=owner, reason="verified FITS"
     )

@@ -49,21 +49,23 @@ def process_window(
                 f"{type(err).__name__}: {err}",
                 now=clock(),
                 run_id=owner,
+                owner=owner,
                 permanent=isinstance(err, (ValueError, OSError)),
             )
-            result.count(state.value.lower(), record.detector.value)
+            result.count(state.value.lower() if state else "lease_lost", record.detector.value)
             result.errors.append(f"{record.name}: {type(err).__name__}: {err}")
             continue
         store.record_frame(frame, now=clock())
-        store.transition(
+        applied = store.transition(
             record.name,
             FileState.PROCESSED,
             now=clock(),
             run_id=owner,
             expected=FileState.PROCESSING,
             reason="frame products written",
+            owner=owner,
         )
-        result.count("processed", record.detector.value)
+        result.count("processed" if applied else "lease_lost", record.detector.value)
     result.elapsed_s = time.perf_counter() - started
     return result
 

@@ -1,0 +1,40 @@
+"""Fixtures for the Dagster layer: Definitions bound to a temp COMET_HOME and a frozen clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance
+
+from comet_pipeline.definitions import build_definitions
+from comet_pipeline.defs.resources import ArchiveResource, ClockResource
+from comet_pipeline.settings import Settings
+
+SEED = 7
+NOW = datetime(2025, 6, 11, 12, tzinfo=UTC)
+PARTITION = "2025-06-10-03:00"
+
+
+def make_defs(settings: Settings, now: datetime = NOW, **overrides):
+    clock = ClockResource(frozen_at=now.isoformat())
+    archive = ArchiveResource(
+        archive_url=settings.archive_url,
+        schedule_url=settings.schedule_url,
+        sim_seed=SEED,
+        backoff_seconds=0.0,
+        clock=clock,
+    )
+    return build_definitions(settings, clock=clock, archive=archive, **overrides)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home")
+
+
+@pytest.fixture
+def instance():
+    with DagsterInstance.ephemeral() as inst:
+        yield inst

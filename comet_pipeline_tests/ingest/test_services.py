@@ -1,0 +1,121 @@
+"""The ingestion services end to end on the simulator, and their idempotence."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from comet_pipeline.domain import FileState, SlotState
+from comet_pipeline.imaging.pipeline import FrameProcessor
+from comet_pipeline.ingest.discover import discover_window, unknown_files_by_hour
+from comet_pipeline.ingest.download import download_window
+from comet_pipeline.ingest.process import process_window
+from comet_pipeline.ingest.slots import scheduled_slots, sync_slots
+
+from .conftest import DETECTORS, HOUR, NOW
+
+END = HOUR + timedelta(hours=1)
+
+
+def _records(store):
+    return [r for d in DETECTORS for r in store.files_between(d, HOUR, END)]
+
+
+def _sim_files(sim):
+    return [
+        o
+        for d in DETECTORS
+        for o in sim.observations(HOUR.date(), d)
+        if HOUR <= o.observed_at < END and o.arrived_at <= NOW
+    ]
+
+
+def test_discover_registers_every_listed_file_once(store, client, sim):
+    result = discover_window(store, client, DETECTORS, HOUR, END, now=NOW, run_id="r1")
+    expected = _sim_files(sim)
+    records = {r.name: r for r in _records(store)}
+    assert set(records) == {o.name for o in expected}
+    for obs in expected:
+        rec = records[obs.name]
+        assert rec.arrived_at is not None
+        assert abs((rec.arrived_at - obs.arrived_at).total_seconds()) <= 60  # listing is HH:MM
+        if not obs.synoptic or obs.duplicate_of:
+            assert rec.state is FileState.SKIPPED and rec.skip_reason, obs
+        else:
+            assert rec.state is FileState.DISCOVERED, obs
+    assert result.outcomes["discovered"] == sum(
+        1 for o in expected if o.synoptic and not o.duplicate_of
+    )
+    assert result.latency.median_min is not None and result.latency.median_min > 0
+
+    before = store.transition_count()
+    again = discover_window(store, client, DETECTORS, HOUR, END, now=NOW, run_id="r2")
+    assert again.outcomes["discovered"] == 0 and again.outcomes["skipped"] == 0
+    assert store.transition_count() == before
+
+
+def test_download_and_process_an_hour_then_nothing_the_second_time(store, client, settings, clock):
+    discover_window(store, client, DETECTORS, HOUR, END, now=NOW, run_id="r1")
+    synoptic = [r for r in _records(store) if r.state is FileState.DISCOVERED]
+    assert synoptic
+
+    got = download_window(
+        store, client, settings.layout.raw_dir, HOUR, END, clock=clock, owner="run-a"
+    )
+    assert got.outcomes["ready"] == len(synoptic), got.errors
+    for rec in store.files_between(DETECTORS[0], HOUR, END):
+        if rec.state is FileState.READY:
+            assert Path(rec.raw_path).is_file() and len(rec.sha256) == 64
+
+    before = store.transition_count()
+    again = download_window(
+        store, client, settings.layout.raw_dir, HOUR, END, clock=clock, owner="run-b"
+    )
+    assert sum(again.outcomes.values()) == 0
+    assert store.transition_count() == before
+
+    processor = FrameProcessor(settings.layout.frames_dir)
+    done = process_window(store, processor, HOUR, END, clock=clock, owner="run-c")
+    assert done.outcomes["processed"] == len(synoptic), done.errors
+    frames = [f for d in DETECTORS for f in store.frames_between(d, HOUR, END)]
+    assert len(frames) == len(synoptic)
+    assert [f.observed_at for f in frames if f.detector is DETECTORS[1]] == sorted(
+        f.observed_at for f in frames if f.detector is DETECTORS[1]
+    )
+    for frame in frames:
+        assert Path(frame.calibrated_path).is_file() and Path(frame.png_path).is_file()
+        assert frame.stats["masked_fraction"] < 0.9
+
+    before = store.transition_count()
+    assert (
+        sum(process_window(store, processor, HOUR, END, clock=clock, owner="d").outcomes.values())
+        == 0
+    )
+    assert store.transition_count() == before
+
+
+def test_sync_slots_reconciles_against_clock_and_arrivals(store, client, sim):
+    day = HOUR.date()
+    discover_window(
+        store, client, DETECTORS, HOUR - timedelta(hours=3), END + timedelta(hours=20), now=NOW
+    )
+    result = sync_slots(store, scheduled_slots(client), day, NOW)
+    slots = store.slots_between(HOUR.replace(hour=0), HOUR.replace(hour=0) + timedelta(days=1))
+    assert slots and result.outcomes["new"] == len(slots)
+    # The day is over at NOW: every pass is closed, DONE exactly when files arrived in it.
+    for slot in slots:
+        assert slot.state in (SlotState.DONE, SlotState.MISSED)
+        arrivals = store.count_arrivals(slot.bot, slot.eot + timedelta(minutes=30))
+        assert (slot.state is SlotState.DONE) == (arrivals > 0)
+    assert sync_slots(store, scheduled_slots(client), day, NOW).outcomes["new"] == 0
+
+
+def test_unknown_files_by_hour_only_reports_what_the_store_lacks(store, client, clock):
+    start = HOUR.replace(hour=0)
+    end = start + timedelta(days=1)
+    unknown = unknown_files_by_hour(store, client, DETECTORS, start, end)
+    assert HOUR in unknown
+    discover_window(store, client, DETECTORS, HOUR, END, now=NOW)
+    after = unknown_files_by_hour(store, client, DETECTORS, start, end)
+    assert HOUR not in after
+    assert set(after) == set(unknown) - {HOUR}
