@@ -90,7 +90,29 @@ def _parse_detector(text: str) -> Detector:
         raise ValueError(f"unknown detector {text!r}") from None
 
 
-def _img_hdr_line(fields: list[str], detector: Detector | None) -> ArchiveFile:
+# Columns of the IDL format (a12,2x,a12,2x,a8,2x,a3,f8.1,4i7,2x,a6,2x,a6,2x,a8,...):
+# filter, polarizer and program, used when a line is laid out exactly that way because
+# their values may hold blanks (a polarizer '+60 Deg' would split into two fields).
+_NUMERIC_END = 77
+_TEXT_COLUMNS = ((79, 85), (87, 93), (95, 103))
+
+
+def _text_fields(line: str, fields: list[str]) -> tuple[str, str, str]:
+    """(filter, polarizer, program): fixed columns on a canonical line, else fields 10-12."""
+    canonical = (
+        len(line) >= _TEXT_COLUMNS[-1][1]
+        and all(line[a - 2 : a] == "  " for a, _ in _TEXT_COLUMNS)
+        and line[:_NUMERIC_END].split() == fields[:9]
+    )
+    if canonical:
+        texts = tuple(line[a:b].strip() for a, b in _TEXT_COLUMNS)
+        if all(texts):
+            return texts  # type: ignore[return-value]
+    return fields[9], fields[10], fields[11]
+
+
+def _img_hdr_line(line: str, detector: Detector | None) -> ArchiveFile:
+    fields = line.split()
     if len(fields) < _MIN_FIELDS:
         raise ValueError(f"{len(fields)} fields, expected at least {_MIN_FIELDS}")
     try:
@@ -112,6 +134,7 @@ def _img_hdr_line(fields: list[str], detector: Detector | None) -> ArchiveFile:
         raise ValueError(f"implausible exposure time {fields[4]}")
     if naxis1 <= 0 or naxis2 <= 0 or naxis1 > 8192 or naxis2 > 8192:
         raise ValueError(f"implausible image size {naxis1}x{naxis2}")
+    filter_, polarizer, program = _text_fields(line, fields)
     return ArchiveFile(
         name=name,
         detector=det,
@@ -119,9 +142,9 @@ def _img_hdr_line(fields: list[str], detector: Detector | None) -> ArchiveFile:
         exptime=exptime,
         naxis1=naxis1,
         naxis2=naxis2,
-        filter=fields[9],
-        polarizer=fields[10],
-        program=fields[11],
+        filter=filter_,
+        polarizer=polarizer,
+        program=program,
     )
 
 
@@ -131,8 +154,10 @@ def parse_img_hdr(text: str, *, detector: Detector | None = None) -> ParseResult
     Fields are split on white space. Fields 1–12 (name, date, time, detector, exposure,
     NAXIS1/2, P1COL/P1ROW, filter, polarizer, program) are common to both levels and are all
     an :class:`ArchiveFile` needs; whatever follows (FP_WL_UP + OS_NUM in level 0.5,
-    COMPRSSN + CROTA + NMISSING in level 1) is ignored, so both variants parse alike. If
-    ``detector`` is given, lines for the other detector are reported, not returned.
+    COMPRSSN + CROTA + NMISSING in level 1) is ignored, so both variants parse alike. A
+    line laid out exactly in the IDL columns takes filter, polarizer and program from their
+    columns instead, so values with blanks (``+60 Deg``) survive. If ``detector`` is given,
+    lines for the other detector are reported, not returned.
     Blank lines and ``#`` comments are skipped silently.
     """
     result: ParseResult[ArchiveFile] = ParseResult()
@@ -141,7 +166,7 @@ def parse_img_hdr(text: str, *, detector: Detector | None = None) -> ParseResult
         if not stripped or stripped.startswith("#"):
             continue
         try:
-            result.items.append(_img_hdr_line(stripped.split(), detector))
+            result.items.append(_img_hdr_line(line.rstrip("\r\n"), detector))
         except ValueError as exc:
             result.problems.append(ParseProblem(line_no, str(exc), line))
     return result

@@ -113,6 +113,26 @@ def test_img_hdr_level_1_variant() -> None:
     assert f.program == "Normal"
 
 
+def test_img_hdr_blank_in_polarizer_uses_the_idl_columns() -> None:
+    # (a12,2x,a12,2x,a8,2x,a3,f8.1,4i7,2x,a6,2x,a6,2x,a8,f11.4,i6) with POLAR '+60 Deg'.
+    line = (
+        f"{'22932722.fts':>12}  {'2024/01/01':>12}  {'00:01:05':>8}  {'C2':>3}{25.1:8.1f}"
+        f"{512:7d}{512:7d}{20:7d}{1:7d}  {'Orange':6}  {'+60 Deg'[:6]:6}  {'Normal':8}"
+        f"{0.0:11.4f}{4180:6d}"
+    )
+    assert (
+        f"{'22932721.fts':>12}  {'2024/01/01':>12}  {'00:00:05':>8}  {'C2':>3}{25.1:8.1f}"
+        f"{1024:7d}{1024:7d}{20:7d}{1:7d}  {'Orange':6}  {'Clear':6}  {'Normal':8}"
+        f"{0.0:11.4f}{4179:6d}"
+    ) == L05_LINE  # the example line is exactly this layout
+    result = parse_img_hdr(line + "\n" + L05_LINE)
+    assert result.problems == []
+    assert [(f.filter, f.polarizer, f.program) for f in result.items] == [
+        ("Orange", "+60 De", "Normal"),
+        ("Orange", "Clear", "Normal"),
+    ]
+
+
 def test_img_hdr_padding_and_twelve_fields_are_enough() -> None:
     text = "\t32088304.fts 2002/05/21 00:18:06 C3 19.1 1024 1024 20 1 Clear Clear Normal\r\n"
     [f] = parse_img_hdr(text).items
