@@ -1,0 +1,309 @@
+"""One raw frame in, every product out: the entry the ingest service calls.
+
+Products (``out_root/<detector>/<YYYYMMDD>/<stem>.*``):
+
+* ``cal.fits``    calibrated float32, DN/s per full-res pixel, masked pixels NaN, WCS
+* ``sample.npy``  the calibrated frame block-averaged 8x (background input for later frames)
+* ``bgsub.fits``  background-subtracted + NRGF, in units of the local noise sigma
+* ``diff.fits``   running difference (DN/s) with the previous frame, unless the gap is long
+* ``png`` / ``preview.png`` / ``thumb.png``  the bg-subtracted frame at 1024/512/256
+* ``diff.png``    the running difference, sigma-normalised per radius, at 1024
+
+All outputs are pure functions of the inputs (raw frame, header, history), written
+atomically, so reprocessing gives identical bytes. Orientation: see :mod:`.orientation`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS
+
+from comet_pipeline.domain.models import Detector, FitsInfo
+from comet_pipeline.imaging import background as bg
+from comet_pipeline.imaging.calibrate import SATURATION_DN, calibrate
+from comet_pipeline.imaging.difference import running_difference
+from comet_pipeline.imaging.fitsio import (
+    product_header,
+    read_fits_data,
+    save_npy_atomic,
+    write_fits_float32,
+)
+from comet_pipeline.imaging.geometry import geometry
+from comet_pipeline.imaging.masks import field_mask, find_pylon_angle, missing_blocks
+from comet_pipeline.imaging.orientation import to_display
+from comet_pipeline.imaging.png import write_png_set
+from comet_pipeline.imaging.stats import FrameStats, frame_stats
+from comet_pipeline.imaging.stretch import display_bgsub, display_difference
+
+CAL_SUFFIX = ".cal.fits"
+SAMPLE_SUFFIX = ".sample.npy"
+
+
+@dataclass(frozen=True)
+class PriorFrame:
+    """An earlier processed frame of the same detector (from the store's frames table)."""
+
+    name: str
+    observed_at: datetime
+    calibrated_path: Path
+
+
+@dataclass(frozen=True)
+class ProcessedFrame:
+    name: str
+    detector: Detector
+    observed_at: datetime
+    calibrated_path: Path
+    background_path: Path  # the background-subtracted (NRGF) FITS
+    difference_path: Path | None
+    png_path: Path  # bg-subtracted, 1024
+    preview_path: Path  # 512
+    thumbnail_path: Path  # 256
+    difference_png_path: Path | None
+    sample_path: Path
+    stats: FrameStats
+    background_kind: str  # "rolling" (median of earlier frames) or "radial" (fallback)
+    background_frames: int  # earlier frames the rolling background used (0 for radial)
+
+
+def sample_path_for(calibrated_path: Path) -> Path:
+    """``<stem>.cal.fits`` -> ``<stem>.sample.npy`` beside it."""
+    p = Path(calibrated_path)
+    name = p.name
+    stem = name[: -len(CAL_SUFFIX)] if name.endswith(CAL_SUFFIX) else p.stem
+    return p.with_name(stem + SAMPLE_SUFFIX)
+
+
+def product_paths(out_root: Path, detector: Detector, observed_at: datetime, name: str) -> dict:
+    stem = Path(name).name.split(".")[0]
+    folder = Path(out_root) / Detector(detector).value / observed_at.strftime("%Y%m%d")
+    return {
+        "cal": folder / f"{stem}.cal.fits",
+        "bgsub": folder / f"{stem}.bgsub.fits",
+        "diff": folder / f"{stem}.diff.fits",
+        "png": folder / f"{stem}.png",
+        "preview": folder / f"{stem}.preview.png",
+        "thumb": folder / f"{stem}.thumb.png",
+        "diff_png": folder / f"{stem}.diff.png",
+        "sample": folder / f"{stem}{SAMPLE_SUFFIX}",
+    }
+
+
+class _LRU:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Path, np.ndarray] = OrderedDict()
+
+    def get(self, key: Path) -> np.ndarray | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: Path, value: np.ndarray) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+class FrameProcessor:
+    """Turns raw frames into products; keeps recent samples and the last frame in memory.
+
+    ``history``: how many earlier frames the rolling background uses (median);
+    ``min_history``: fewer earlier frames than this -> radial background;
+    ``max_gap``: no running difference across a longer gap;
+    ``background_window``: earlier frames older than this are not used for the background.
+    """
+
+    def __init__(
+        self,
+        out_root: Path,
+        *,
+        history: int = 10,
+        min_history: int = 3,
+        max_gap: timedelta = timedelta(minutes=40),
+        background_window: timedelta = timedelta(hours=6),
+        saturation_dn: float = SATURATION_DN,
+    ) -> None:
+        self.out_root = Path(out_root)
+        self.history = history
+        self.min_history = min_history
+        self.max_gap = max_gap
+        self.background_window = background_window
+        self.saturation_dn = saturation_dn
+        self._samples = _LRU(4 * history + 8)  # both detectors interleaved, plus slack
+        self._frames = _LRU(2)  # the previous calibrated frame of each detector
+
+    # -- history ---------------------------------------------------------------------------
+    def _sample(self, prior: PriorFrame) -> np.ndarray | None:
+        path = sample_path_for(prior.calibrated_path)
+        cached = self._samples.get(path)
+        if cached is not None:
+            return cached
+        try:
+            sample = np.load(path, allow_pickle=False)
+        except (FileNotFoundError, ValueError):
+            try:  # a frame from an older version without a sample: rebuild it
+                sample = bg.downsample(read_fits_data(prior.calibrated_path))
+            except (FileNotFoundError, OSError, ValueError):
+                return None
+        self._samples.put(path, sample)
+        return sample
+
+    def _calibrated(self, path: Path) -> np.ndarray | None:
+        cached = self._frames.get(Path(path))
+        if cached is not None:
+            return cached
+        try:
+            data = read_fits_data(path)
+        except (FileNotFoundError, OSError):
+            return None
+        self._frames.put(Path(path), data)
+        return data
+
+    # -- the work --------------------------------------------------------------------------
+    def process(
+        self,
+        raw: np.ndarray,
+        raw_header: fits.Header,
+        info: FitsInfo,
+        wcs: WCS,
+        *,
+        name: str,
+        history: Sequence[PriorFrame],
+    ) -> ProcessedFrame:
+        det = Detector(info.detector)
+        now = info.observed_at
+        paths = product_paths(self.out_root, det, now, name)
+        shape = raw.shape
+        earlier = sorted(
+            (p for p in history if p.observed_at < now and Path(p.calibrated_path) != paths["cal"]),
+            key=lambda p: p.observed_at,
+        )
+        steps: list[str] = []
+
+        # 1. calibrate
+        cal = calibrate(raw, offset=info.offset, exptime=info.exptime, binning=info.binning)
+        steps.append(
+            f"calibrate: (DN - OFFSET {info.offset:g}) / (EXPTIME {info.exptime:g} s"
+            f" x binning {info.binning}^2) -> DN/s per full-res pixel"
+        )
+
+        # 2. masks
+        pylon = None
+        if det is Detector.C3:
+            f = 4
+            coarse = raw[f // 2 :: f, f // 2 :: f].astype(np.float32) - np.float32(info.offset)
+            pylon = find_pylon_angle(coarse, f, info.sun_x, info.sun_y, info.plate_scale)
+        fmask = field_mask(
+            shape, det, info.sun_x, info.sun_y, info.plate_scale, info.roll_deg,
+            pylon_angle_deg=pylon,
+        )  # fmt: skip
+        missing, n_blocks = missing_blocks(raw)
+        bad = fmask | missing
+        dead = raw == 0  # isolated zero pixels: no data, but not a block
+        bad_or_dead = bad | dead
+        cal[bad_or_dead] = np.nan
+        steps.append(
+            "mask (NaN): occulter + field stop"
+            + (
+                f" + pylon at {pylon if pylon is not None else 'model'} deg"
+                if pylon or det is Detector.C3
+                else ""
+            )
+            + f" + {n_blocks} missing 32x32 blocks + zero pixels"
+        )
+
+        # 3. background
+        geo = geometry(shape, info.sun_x, info.sun_y)
+        sample = bg.downsample(cal)
+        window = [p for p in earlier if now - p.observed_at <= self.background_window]
+        samples = [s for p in window[-self.history :] if (s := self._sample(p)) is not None]
+        samples = [s for s in samples if s.shape == sample.shape]
+        if len(samples) >= self.min_history:
+            background = bg.rolling_background(samples, shape)
+            kind, n_used = "rolling", len(samples)
+            steps.append(
+                f"background: median of {n_used} earlier frames at 1/{bg.SAMPLE_FACTOR} res"
+            )
+        else:
+            background = bg.radial_background(cal, geo)
+            kind, n_used = "radial", 0
+            steps.append("background: radial clipped-mean model (too few earlier frames)")
+        residual = cal - background
+        bgsub = bg.nrgf(residual, geo)
+        steps.append("NRGF: minus radial mean, divided by radial clipped sigma (unit: sigma)")
+
+        # 4. running difference
+        diff = None
+        previous = earlier[-1] if earlier else None
+        if previous is not None:
+            prev = self._calibrated(previous.calibrated_path)
+            if prev is not None:
+                diff = running_difference(
+                    cal, prev, current_time=now, previous_time=previous.observed_at,
+                    max_gap=self.max_gap,
+                )  # fmt: skip
+
+        # 5. stats
+        stats = frame_stats(
+            cal, bad_or_dead, raw, missing_blocks=n_blocks, saturation_dn=self.saturation_dn
+        )
+
+        # 6. write
+        base_hist = [f"comet_pipeline imaging: {s}" for s in steps[:2]]
+        cal_header = product_header(
+            raw_header, observed_at=now, wcs=wcs, bunit="DN/s", history=base_hist
+        )
+        write_fits_float32(paths["cal"], cal, cal_header)
+        save_npy_atomic(paths["sample"], sample)
+        bg_header = cal_header.copy()
+        bg_header["BUNIT"] = "sigma"
+        for s in steps[2:]:
+            bg_header.add_history(f"comet_pipeline imaging: {s}")
+        write_fits_float32(paths["bgsub"], bgsub, bg_header)
+        write_png_set(
+            to_display(display_bgsub(bgsub), info.roll_deg),
+            paths["png"], paths["preview"], paths["thumb"],
+        )  # fmt: skip
+        diff_path = diff_png = None
+        if diff is not None:
+            diff_header = cal_header.copy()
+            diff_header.add_history(
+                f"comet_pipeline imaging: running difference minus {previous.name}"
+                f" ({(now - previous.observed_at).total_seconds() / 60:.1f} min earlier)"
+            )
+            diff_path = write_fits_float32(paths["diff"], diff, diff_header)
+            shown = display_difference(bg.nrgf(diff, geo))
+            write_png_set(to_display(shown, info.roll_deg), paths["diff_png"])
+            diff_png = paths["diff_png"]
+        else:
+            for key in ("diff", "diff_png"):  # a stale product from an earlier run would lie
+                paths[key].unlink(missing_ok=True)
+
+        self._frames.put(paths["cal"], cal)
+        self._samples.put(paths["sample"], sample)
+        return ProcessedFrame(
+            name=name,
+            detector=det,
+            observed_at=now,
+            calibrated_path=paths["cal"],
+            background_path=paths["bgsub"],
+            difference_path=diff_path,
+            png_path=paths["png"],
+            preview_path=paths["preview"],
+            thumbnail_path=paths["thumb"],
+            difference_png_path=diff_png,
+            sample_path=paths["sample"],
+            stats=stats,
+            background_kind=kind,
+            background_frames=n_used,
+        )
