@@ -64,6 +64,8 @@ class Candidate:
     rms: float
     report: str = ""
     image_size: int = 1024
+    sun_x: float = 511.5
+    sun_y: float = 511.5
     extras: dict[str, float] = field(default_factory=dict, compare=False)
 
     @property

@@ -1,0 +1,58 @@
+"""Hunting knobs in one frozen place, with per-detector motion limits.
+
+Speeds are px/hour in the FITS array frame, using real observation times (the cadence
+jitters and frames go missing, so "px per frame" would lie).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class DetectorParams:
+    min_speed: float  # px/h, slowest comet we link
+    max_speed: float  # px/h, fastest
+    typical_speed: tuple[float, float]  # px/h, range of sungrazers in this camera (scoring)
+    min_rel_speed: float  # px/h, a track must differ from the star drift by at least this
+    link_radius: float  # px, search radius around the predicted position
+    max_drift_rate: float  # px/h, bound of the star-drift vote
+
+
+C3_PARAMS = DetectorParams(
+    min_speed=2.5,  # 0.5 px per 12 min
+    max_speed=25.0,  # 5 px per 12 min
+    typical_speed=(4.0, 16.0),  # Kreutz in C3: ~1-3 px per frame
+    min_rel_speed=2.0,
+    link_radius=2.0,
+    max_drift_rate=8.0,  # stars ~2.5 px/h
+)
+C2_PARAMS = DetectorParams(
+    min_speed=10.0,
+    max_speed=150.0,  # ~30 px per 12 min
+    typical_speed=(40.0, 110.0),  # Kreutz ~70 px/h, Marsden/Kracht ~80 px/h
+    min_rel_speed=5.0,
+    link_radius=2.5,
+    max_drift_rate=25.0,  # stars ~12.5 px/h
+)
+
+
+@dataclass(frozen=True)
+class HuntConfig:
+    psf_sigma: float = 1.2  # px, Gaussian PSF of the matched filter
+    threshold: float = 3.5  # matched-filter sigma for a per-frame detection
+    seed_snr: float = 4.5  # both ends of a seed pair need at least this
+    max_sharpness: float = 4.5  # peak pixel / matched response; above = cosmic ray
+    min_frames: int = 5
+    max_miss: int = 1  # consecutive frames without a detection inside a track
+    max_gap_hours: float = 0.75  # longest time between two detections of one track
+    stitch_gap_hours: float = 2.0  # track pieces this far apart may be joined
+    star_radius: float = 1.0  # px, a source at (position + drift dt) in a neighbour is a star
+    star_window_hours: float = 1.0  # neighbours used for the star test
+    max_rms: float = 1.2  # px, rms residual of the quadratic fit
+    min_score: float = 0.0  # candidates below are not reported
+    c2: DetectorParams = field(default_factory=lambda: C2_PARAMS)
+    c3: DetectorParams = field(default_factory=lambda: C3_PARAMS)
+
+    def params(self, detector: str) -> DetectorParams:
+        return self.c2 if str(detector).lower() == "c2" else self.c3

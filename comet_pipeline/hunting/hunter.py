@@ -1,0 +1,166 @@
+"""hunt(): frames of one detector in, ranked comet candidates out.
+
+Sources per frame -> star drift of the window -> star rejection and linking -> stitching of
+pieces -> scoring -> identities (duplicates folded) -> reports. Pure numpy/scipy: the Dagster
+asset and the evaluation harness both call this, with the same result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping, Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from comet_pipeline.hunting.config import HuntConfig
+from comet_pipeline.hunting.drift import estimate_drift, hours_since
+from comet_pipeline.hunting.identity import candidate_id, merge_candidates
+from comet_pipeline.hunting.model import Candidate, Detection, HuntFrame
+from comet_pipeline.hunting.report import report_text
+from comet_pipeline.hunting.scoring import score, track_features
+from comet_pipeline.hunting.sources import SourceList, detect_sources
+from comet_pipeline.hunting.tracking import Track, link_tracks, stitch_tracks
+
+
+def frame_sources(frame: HuntFrame, config: HuntConfig) -> SourceList:
+    """The source list of one frame under ``config`` (what a cache should hold)."""
+    result = detect_sources(
+        frame.image,
+        psf_sigma=config.psf_sigma,
+        threshold=config.threshold,
+        max_sharpness=config.max_sharpness,
+    )
+    assert isinstance(result, SourceList)
+    return result
+
+
+def build_candidate(
+    detector: str,
+    detections: Sequence[Detection],
+    *,
+    sun: tuple[float, float],
+    config: HuntConfig,
+    image_size: int = 1024,
+    cid: str | None = None,
+) -> Candidate:
+    """Score ``detections`` and wrap them as a Candidate (id derived unless given)."""
+    dets = tuple(sorted(detections, key=lambda d: d.observed_at))
+    t = hours_since([d.observed_at for d in dets])
+    x = np.array([d.x for d in dets])
+    y = np.array([d.y for d in dets])
+    snr = np.array([d.snr for d in dets])
+    f = track_features(t, x, y, snr, sun)
+    params = config.params(detector)
+    cid = cid or candidate_id(detector, dets[0].observed_at, dets[0].x, dets[0].y)
+    text = report_text(
+        detector,
+        dets,
+        image_size=image_size,
+        candidate_id=cid,
+        speed=f.speed,
+        direction=f.direction,
+    )
+    return Candidate(
+        id=cid,
+        detector=detector.lower(),
+        detections=dets,
+        score=score(f, params),
+        snr=f.snr,
+        speed=f.speed,
+        direction=f.direction,
+        vx=f.vx,
+        vy=f.vy,
+        inward=f.inward,
+        rms=f.rms,
+        report=text,
+        image_size=image_size,
+        sun_x=sun[0],
+        sun_y=sun[1],
+        extras={"snr_median": f.snr_median, "accel": f.accel, "south": float(f.south)},
+    )
+
+
+def rebuild(base: Candidate, detections: list[Detection], config: HuntConfig) -> Candidate:
+    """``base`` with new detections, keeping its id (identity updates)."""
+    return build_candidate(
+        base.detector,
+        detections,
+        sun=(base.sun_x, base.sun_y),
+        config=config,
+        image_size=base.image_size,
+        cid=base.id,
+    )
+
+
+def _track_ok(tr: Track, drift: tuple[float, float], detector: str, config: HuntConfig) -> bool:
+    p = config.params(detector)
+    if len(tr) < config.min_frames or tr.fit.rms > config.max_rms:
+        return False
+    vx, vy = tr.fit.velocity()
+    speed = float(np.hypot(vx, vy))
+    if not p.min_speed <= speed <= p.max_speed:
+        return False
+    if np.all(np.isfinite(drift)) and np.hypot(vx - drift[0], vy - drift[1]) < p.min_rel_speed:
+        return False
+    return True
+
+
+def hunt(
+    frames: Sequence[HuntFrame],
+    *,
+    detector: str,
+    config: HuntConfig = HuntConfig(),
+    cache: MutableMapping[str, SourceList] | None = None,
+) -> list[Candidate]:
+    """Ranked comet candidates (best first) in a window of frames of one detector.
+
+    ``cache`` (optional, keyed by frame name) holds source lists between overlapping windows
+    so each frame is searched once. Candidates below ``config.min_score`` are dropped.
+    """
+    detector = str(detector).lower()
+    uniq = {f.name: f for f in frames}
+    ordered = sorted(uniq.values(), key=lambda f: (f.observed_at, f.name))
+    if len(ordered) < config.min_frames:
+        return []
+    sources = []
+    for fr in ordered:
+        s = cache.get(fr.name) if cache is not None else None
+        if s is None:
+            s = frame_sources(fr, config)
+            if cache is not None:
+                cache[fr.name] = s
+        sources.append(s)
+    times = [f.observed_at for f in ordered]
+    hours = hours_since(times)
+    params = config.params(detector)
+    drift = estimate_drift(sources, times, max_rate=params.max_drift_rate)
+    tracks = link_tracks(sources, hours, drift, params, config)
+    tracks = stitch_tracks(
+        tracks,
+        max_gap_hours=config.stitch_gap_hours,
+        radius=params.link_radius,
+        max_rms=config.max_rms,
+    )
+    sun = ordered[len(ordered) // 2].sun()
+    size = int(ordered[0].image.shape[1])
+    found = []
+    for tr in tracks:
+        if not _track_ok(tr, drift, detector, config):
+            continue
+        dets = [
+            Detection(
+                name=ordered[k].name,
+                observed_at=ordered[k].observed_at,
+                x=float(x),
+                y=float(y),
+                flux=float(fl),
+                snr=float(sn),
+            )
+            for k, x, y, fl, sn in zip(tr.frames, tr.x, tr.y, tr.flux, tr.snr, strict=True)
+        ]
+        found.append(build_candidate(detector, dets, sun=sun, config=config, image_size=size))
+    found.sort(key=lambda c: -c.score)
+    merged, _ = merge_candidates([], found, lambda b, d: rebuild(b, d, config))
+    out = [replace(c) for c in merged if c.score >= config.min_score]
+    out.sort(key=lambda c: -c.score)
+    return out

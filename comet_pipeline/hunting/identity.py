@@ -1,0 +1,113 @@
+"""One comet, one candidate: stable ids across overlapping hunting windows.
+
+The hourly hunt re-finds the same comet in every window that covers it. The id is made once,
+from the first sighting (detector, time, rounded position), and kept: a new candidate that
+shares frames with an existing one at the same positions, or lies on its extrapolated path
+shortly after it, is the same comet and takes the existing id with the union of detections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import numpy as np
+
+from comet_pipeline.hunting.model import Candidate, Detection
+from comet_pipeline.hunting.tracking import fit_track
+
+
+def candidate_id(detector: str, first_seen: datetime, x: float, y: float) -> str:
+    """Deterministic id: e.g. ``C3-20250101T0012-x0300-y0200`` (position rounded to 4 px)."""
+    rx = int(round(x / 4.0)) * 4
+    ry = int(round(y / 4.0)) * 4
+    return f"{detector.upper()}-{first_seen:%Y%m%dT%H%M}-x{rx:04d}-y{ry:04d}"
+
+
+def _hours(ts: Sequence[datetime], t0: datetime) -> np.ndarray:
+    return np.array([(t - t0).total_seconds() / 3600.0 for t in ts])
+
+
+def same_object(
+    a: Candidate,
+    b: Candidate,
+    *,
+    radius: float = 3.0,
+    radius_per_hour: float = 1.0,
+    max_gap_hours: float = 3.0,
+) -> bool:
+    """True when ``a`` and ``b`` are the same comet (same detector, consistent positions).
+
+    Shared frames: the positions must agree within ``radius`` in at least two of them (or in
+    all shared frames if only one). Disjoint: each one's linear path, extrapolated across a gap
+    of at most ``max_gap_hours``, must pass within ``radius + radius_per_hour * gap`` of the
+    other's nearest points.
+    """
+    if a.detector.lower() != b.detector.lower():
+        return False
+    pa = {d.name: d for d in a.detections}
+    shared = [(pa[d.name], d) for d in b.detections if d.name in pa]
+    if shared:
+        close = sum(1 for u, v in shared if np.hypot(u.x - v.x, u.y - v.y) <= radius)
+        return close >= min(2, len(shared)) and close >= 0.5 * len(shared)
+    first, second = (a, b) if a.first_seen <= b.first_seen else (b, a)
+    gap = (second.first_seen - first.last_seen).total_seconds() / 3600.0
+    if gap < 0:  # interleaved frames without shared names: compare at the other's times
+        gap = 0.0
+    if gap > max_gap_hours:
+        return False
+    t0 = first.first_seen
+    tol = radius + radius_per_hour * gap
+    return _predicts(first.detections[-6:], second.detections[:3], t0, tol) and _predicts(
+        second.detections[:6], first.detections[-3:], t0, tol
+    )
+
+
+def _predicts(src: Sequence[Detection], dst: Sequence[Detection], t0: datetime, tol: float) -> bool:
+    if len(src) < 2 or not dst:
+        return False
+    ts = _hours([d.observed_at for d in src], t0)
+    fit = fit_track(ts, np.array([d.x for d in src]), np.array([d.y for d in src]), quadratic=False)
+    td = _hours([d.observed_at for d in dst], t0)
+    px, py = fit.position(td)
+    err = np.hypot(px - np.array([d.x for d in dst]), py - np.array([d.y for d in dst]))
+    return bool(np.all(err <= tol))
+
+
+def union_detections(old: Sequence[Detection], new: Sequence[Detection]) -> list[Detection]:
+    """Union by frame name; the newer window's measurement wins for a shared frame."""
+    merged = {d.name: d for d in old}
+    merged.update({d.name: d for d in new})
+    return sorted(merged.values(), key=lambda d: d.observed_at)
+
+
+Rebuild = Callable[[Candidate, list[Detection]], Candidate]
+
+
+def merge_candidates(
+    existing: Sequence[Candidate],
+    found: Sequence[Candidate],
+    rebuild: Rebuild,
+    **match: float,
+) -> tuple[list[Candidate], list[Candidate]]:
+    """Fold ``found`` into ``existing``.
+
+    Returns (all candidates, the ones created or updated by ``found``). A found candidate
+    matching an existing one keeps the existing id; ``rebuild(base, detections)`` recomputes
+    score and report for the union of detections. Found candidates that match each other
+    (duplicates within one hunt) are folded the same way.
+    """
+    pool: list[Candidate] = list(existing)
+    touched: dict[str, Candidate] = {}
+    for cand in found:
+        hit = next((i for i, old in enumerate(pool) if same_object(old, cand, **match)), None)
+        if hit is None:
+            pool.append(cand)
+            touched[cand.id] = cand
+            continue
+        old = pool[hit]
+        dets = union_detections(old.detections, cand.detections)
+        updated = rebuild(old, dets)
+        pool[hit] = updated
+        touched[updated.id] = updated
+    return pool, list(touched.values())

@@ -1,0 +1,82 @@
+"""Score a track: is it a real, plausible sungrazer rather than noise that lined up?
+
+Four things a hunter weighs, each a factor: combined signal-to-noise (grows with frames and
+brightness), how well a gently accelerating line fits the positions, how many frames it
+spans, and whether the motion looks like a known sungrazer family in this camera (inward
+toward the Sun, from the south for Kreutz, at a typical speed). The product ranks
+candidates; ``HuntConfig.min_score`` decides what is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from comet_pipeline.hunting.config import DetectorParams
+from comet_pipeline.hunting.tracking import fit_track
+
+
+@dataclass(frozen=True)
+class TrackFeatures:
+    n: int
+    snr: float  # combined matched-filter SNR, sqrt(sum snr^2)
+    snr_median: float
+    rms: float  # px, quadratic-fit residual
+    vx: float  # px/h at the middle of the track
+    vy: float
+    speed: float
+    direction: float  # degrees CCW from +x (FITS array frame)
+    inward: float  # cos(angle between motion and direction to the Sun)
+    south: bool  # middle of the track below the Sun centre (FITS y < sun y)
+    accel: float  # px/h^2
+
+
+def track_features(
+    t: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    snr: np.ndarray,
+    sun: tuple[float, float],
+) -> TrackFeatures:
+    fit = fit_track(t, x, y)
+    tm = float(np.median(t))
+    vx, vy = fit.velocity(tm)
+    xm, ym = (float(v) for v in fit.position(tm))
+    speed = float(np.hypot(vx, vy))
+    to_sun = np.array([sun[0] - xm, sun[1] - ym])
+    dist = float(np.hypot(*to_sun))
+    inward = float((vx * to_sun[0] + vy * to_sun[1]) / (speed * dist)) if speed and dist else 0.0
+    ax, ay = fit.acceleration
+    return TrackFeatures(
+        n=int(t.size),
+        snr=float(np.sqrt(np.sum(np.square(np.clip(snr, 0, None))))),
+        snr_median=float(np.median(snr)),
+        rms=fit.rms,
+        vx=vx,
+        vy=vy,
+        speed=speed,
+        direction=float(np.degrees(np.arctan2(vy, vx)) % 360.0),
+        inward=inward,
+        south=ym < sun[1],
+        accel=float(np.hypot(ax, ay)),
+    )
+
+
+def plausibility(f: TrackFeatures, params: DetectorParams) -> float:
+    """0.25 .. 1: sungrazer-likeness of the motion (never zero: non-group comets exist)."""
+    lo, hi = params.typical_speed
+    if lo <= f.speed <= hi:
+        speed_term = 1.0
+    else:
+        ratio = lo / f.speed if f.speed < lo else f.speed / hi
+        speed_term = float(np.exp(-(np.log(ratio) ** 2) / (2 * 0.35**2)))
+    inward_term = float(np.clip((f.inward + 0.2) / 1.0, 0.0, 1.0))
+    return 0.25 + 0.35 * inward_term + 0.25 * speed_term + 0.15 * float(f.south)
+
+
+def score(f: TrackFeatures, params: DetectorParams) -> float:
+    """Rank value: combined SNR, discounted by fit residual, shortness and implausibility."""
+    fit_term = 1.0 / (1.0 + (f.rms / 0.8) ** 2)
+    frames_term = min(1.0, f.n / 8.0) ** 0.5
+    return float(f.snr * fit_term * frames_term * plausibility(f, params))
