@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import Definitions
 
 from comet_pipeline.defs.assets.ingest import build_ingest_assets
+from comet_pipeline.defs.assets.playback import build_playback_asset
 from comet_pipeline.defs.checks import no_stuck_files
 from comet_pipeline.defs.jobs import build_jobs
 from comet_pipeline.defs.partitions import daily_partitions, hourly_partitions
@@ -35,7 +36,7 @@ def build_resources(settings: Settings, *, clock: ClockResource | None = None, *
 
 def build_definitions(settings: Settings, **resource_overrides) -> Definitions:
     hourly, daily = hourly_partitions(settings), daily_partitions(settings)
-    assets = build_ingest_assets(settings, hourly, daily)
+    assets = [*build_ingest_assets(settings, hourly, daily), build_playback_asset(settings, daily)]
     hourly_keys = [a.key.to_user_string() for a in assets if a.partitions_def == hourly]
     return Definitions(
         assets=assets,

@@ -43,7 +43,10 @@ class StepResult:
         if detector is not None:
             self.per_detector[detector] += n
 
-    @property
-    def changed(self) -> int:
-        """How many store rows this call changed; 0 on an idempotent re-run."""
-        return sum(n for key, n in self.outcomes.items() if not key.startswith("unchanged"))
+    def absorb(self, other: StepResult) -> StepResult:
+        """Fold another step's counts and errors into this one (e.g. lease recovery)."""
+        self.outcomes.update(other.outcomes)
+        self.per_detector.update(other.per_detector)
+        self.errors.extend(other.errors)
+        self.elapsed_s += other.elapsed_s
+        return self

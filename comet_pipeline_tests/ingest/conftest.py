@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from comet_pipeline.archive.sim.archive import SimArchive
 
 from comet_pipeline.archive.client import ArchiveClient
+from comet_pipeline.archive.sim.archive import SimArchive
 from comet_pipeline.archive.sim.config import SimConfig
 from comet_pipeline.domain import Detector
 from comet_pipeline.settings import Settings

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from comet_pipeline.archive.sim.server import start_server
+
 from comet_pipeline.archive.client import ArchiveClient
 from comet_pipeline.archive.sim.archive import SimArchive
 from comet_pipeline.archive.sim.config import SimConfig
 from comet_pipeline.archive.sim.faults import Faults
-from comet_pipeline.archive.sim.server import start_server
 from comet_pipeline.domain import FileState
 from comet_pipeline.imaging.pipeline import FrameProcessor
 from comet_pipeline.ingest.discover import discover_window
@@ -43,9 +44,9 @@ def test_faulty_archive_ends_every_file_in_a_terminal_state(settings):
         for _ in range(6):  # the retry sensor's job, hour after hour
             recover_leases(store, now=now)
             download_window(
-                store, client, settings.layout.raw_dir, HOUR, END, clock=lambda: now, owner="r"
+                store, client, settings.layout.raw_dir, HOUR, END, clock=lambda t=now: t, owner="r"
             )
-            process_window(store, processor, HOUR, END, clock=lambda: now, owner="r")
+            process_window(store, processor, HOUR, END, clock=lambda t=now: t, owner="r")
             now += timedelta(hours=2)  # past the longest backoff
         served = server.request_counts()
 

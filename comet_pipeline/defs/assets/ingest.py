@@ -35,6 +35,7 @@ from comet_pipeline.imaging.pipeline import FrameProcessor
 from comet_pipeline.ingest.discover import discover_window
 from comet_pipeline.ingest.download import download_window
 from comet_pipeline.ingest.process import process_window
+from comet_pipeline.ingest.recover import recover_leases
 from comet_pipeline.ingest.results import LatencyStats
 from comet_pipeline.ingest.slots import scheduled_slots, sync_slots
 from comet_pipeline.settings import Settings
@@ -142,6 +143,7 @@ def build_ingest_assets(settings: Settings, hourly, daily) -> list[AssetsDefinit
         clock: ClockResource,
     ) -> MaterializeResult:
         window = context.partition_time_window
+        recovered = recover_leases(store.get(), now=clock.now(), run_id=context.run_id)
         result = download_window(
             store.get(),
             archive.get(),
@@ -151,6 +153,7 @@ def build_ingest_assets(settings: Settings, hourly, daily) -> list[AssetsDefinit
             clock=clock.now,
             owner=context.run_id,
         )
+        result.absorb(recovered)
         return MaterializeResult(metadata=_window_metadata(store, result, window, detectors))
 
     @asset(
@@ -177,10 +180,11 @@ def build_ingest_assets(settings: Settings, hourly, daily) -> list[AssetsDefinit
     ) -> MaterializeResult:
         window = context.partition_time_window
         processor = FrameProcessor(files.layout.frames_dir)
+        recovered = recover_leases(store.get(), now=clock.now(), run_id=context.run_id)
         result = process_window(
             store.get(), processor, window.start, window.end, clock=clock.now, owner=context.run_id
         )
-        metadata = _window_metadata(store, result, window, detectors)
+        metadata = _window_metadata(store, result.absorb(recovered), window, detectors)
         frames = [
             f for d in detectors for f in store.get().frames_between(d, window.start, window.end)
         ]
