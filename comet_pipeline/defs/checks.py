@@ -1,7 +1,5 @@
 """Asset checks that are not part of a materialization."""
 
-from __future__ import annotations
-
 from dagster import AssetCheckResult, AssetCheckSeverity, asset_check
 
 from comet_pipeline.defs.resources import ClockResource, StoreResource

@@ -1,7 +1,5 @@
 """Schedules: the daily slot refresh and the hourly sweep (running by default)."""
 
-from __future__ import annotations
-
 from datetime import timedelta
 
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, schedule

@@ -1,7 +1,5 @@
 """Sensors that keep ingestion going by themselves (running by default)."""
 
-from __future__ import annotations
-
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta

@@ -1,7 +1,5 @@
 """Ingestion assets: downlink slots, discovered files, downloaded files, processed frames."""
 
-from __future__ import annotations
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,

@@ -1,7 +1,5 @@
 """The daily playback animation: the day's frames in time order, per detector."""
 
-from __future__ import annotations
-
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from comet_pipeline.defs.resources import FileTreeResource, StoreResource
