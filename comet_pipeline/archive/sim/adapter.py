@@ -1,0 +1,108 @@
+"""``sim://`` for requests: the simulated archive served in process through a transport adapter.
+
+``sim://lasco/YYMMDD/c2/`` (listing), ``.../img_hdr.txt``, ``.../NNNNNNNN.fts`` and
+``sim://schedule`` answer like the real servers (status, headers, streamed body), so the real
+client code — retries, size caps, Content-Length checks, verification — runs unchanged.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
+from urllib3.response import HTTPResponse
+
+from comet_pipeline.archive.sim.archive import LEVEL05_ROOT, SimArchive
+from comet_pipeline.archive.sim.faults import Faults
+from comet_pipeline.archive.sim.routes import _REASONS, SCHEDULE_PATH, Reply, Router, error_page
+
+SIM_PREFIX = "sim://"
+
+
+class SimAdapter(BaseAdapter):
+    """A requests transport adapter answering ``sim://lasco/...`` and ``sim://schedule``."""
+
+    def __init__(self, archive: SimArchive, faults: Faults | None = None) -> None:
+        super().__init__()
+        self.archive = archive
+        self.router = Router(archive, faults)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Requests seen per server path."""
+        return self.router.counts
+
+    @staticmethod
+    def server_path(url: str) -> str | None:
+        """The real-server path a ``sim://`` URL stands for (None if it names nothing)."""
+        parts = urlsplit(url)
+        if parts.netloc == "schedule" and parts.path in ("", "/"):
+            return SCHEDULE_PATH
+        if parts.netloc == "lasco":
+            return LEVEL05_ROOT + (parts.path if parts.path not in ("", "/") else "/")
+        return None
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: object = None,
+        verify: object = True,
+        cert: object = None,
+        proxies: object = None,
+    ) -> requests.Response:
+        url = request.url or ""
+        path = self.server_path(url)
+        if path is None:
+            reply = Reply(404, error_page(404, url), {"Content-Type": "text/html"})
+            reply.headers["Content-Length"] = str(len(reply.body))
+        else:
+            reply = self.router.handle(path)
+        if reply.latency_s:
+            time.sleep(reply.latency_s)
+        headers = dict(reply.headers)
+        if reply.redirect_slash:
+            headers["Location"] = url.split("?", 1)[0] + "/"
+        body = b"" if request.method == "HEAD" else reply.sent_body
+        if request.method == "HEAD":
+            headers["Content-Length"] = reply.headers.get("Content-Length", "0")
+        raw = HTTPResponse(
+            body=io.BytesIO(body),
+            headers=headers,
+            status=reply.status,
+            reason=_REASONS.get(reply.status, "OK"),
+            preload_content=False,
+            decode_content=False,
+            enforce_content_length=request.method != "HEAD",
+            request_method=request.method,
+            request_url=url,
+        )
+        response = requests.Response()
+        response.status_code = reply.status
+        response.headers = CaseInsensitiveDict(headers)
+        response.raw = raw
+        response.reason = raw.reason
+        response.url = url
+        response.request = request
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.connection = self
+        if not stream:
+            _ = response.content  # like HTTPAdapter: read now unless streaming
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def mount_sim(
+    session: requests.Session, archive: SimArchive, faults: Faults | None = None
+) -> SimAdapter:
+    """Mount the simulated archive on ``sim://`` of ``session``; returns the adapter."""
+    adapter = SimAdapter(archive, faults)
+    session.mount(SIM_PREFIX, adapter)
+    return adapter

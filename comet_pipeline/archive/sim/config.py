@@ -1,0 +1,50 @@
+"""Knobs of the simulated archive. Frozen: a config plus a seed fully determines every byte."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from comet_pipeline.archive.sim.faults import Faults
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Operations, sky and fault settings of :class:`~comet_pipeline.archive.sim.SimArchive`.
+
+    Rates are per day and per detector unless stated otherwise. Render toggles (``noise``,
+    ``stars`` ...) exist so tests can isolate one layer on the real rendering path.
+    """
+
+    seed: int = 0
+    # --- operations
+    cadence_s: float = 720.0  # synoptic cadence (~12 min)
+    jitter_s: float = 45.0  # uniform jitter added to each slot time
+    drop_probability: float = 0.03  # a single synoptic slot is not taken
+    gap_probability: float = 0.35  # chance of one longer gap (1-3 h) in a day
+    non_synoptic_fraction: float = 0.05  # extra 512x512 binned or polarized images per slot
+    duplicate_fraction: float = 0.02  # observations re-served later under a new file number
+    passes_per_day: tuple[int, int] = (3, 5)  # DSN passes (inclusive range)
+    pass_hours: tuple[float, float] = (1.0, 4.0)  # pass length range
+    realtime_latency_min: tuple[float, float] = (
+        2.0,
+        8.0,
+    )  # during a pass: end of exposure->arrival
+    playback_fraction: float = 0.6  # stored images are played back over this part of the next pass
+    # --- sky
+    comets_per_day: float = 0.5  # Kreutz comets entering each detector per day (Poisson mean)
+    c2_fast_comets_per_day: float = 0.15  # Marsden/Kracht-like C2-only comets per day
+    comet_snr_range: tuple[float, float] = (2.5, 40.0)  # peak SNR at entry, log-uniform
+    cme_per_day: float = 0.4
+    planet_probability: float = 0.3  # chance that a planet crosses the field in a crossing block
+    missing_block_probability: float = 0.04  # per frame: some 32x32 blocks of zeros
+    cosmic_rays_per_s: float = 8.0  # hits per second of exposure (C3; C2 gets 40 %)
+    roll_deg: float = 0.0  # CROTA (SOHO sometimes flies rolled by 180)
+    # --- render toggles (tests isolate layers on the real path with these)
+    noise: bool = True
+    stars: bool = True
+    corona: bool = True
+    cosmic_rays: bool = True
+    artefacts: bool = True  # missing blocks, CMEs, planets
+    comets: bool = True
+    # --- faults applied by both the sim:// adapter and the HTTP server (None = none)
+    faults: Faults | None = None

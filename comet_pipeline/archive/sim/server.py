@@ -1,0 +1,147 @@
+"""The simulated archive over real HTTP on loopback, under the real paths, with faults.
+
+``start_server(archive, faults=...)`` runs a ``ThreadingHTTPServer`` in a background thread
+and returns a :class:`RunningServer` (a context manager). ``serve_forever`` is the body of
+``comet-pipeline simulate-archive --port P``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from comet_pipeline.archive.sim.archive import LEVEL05_ROOT, SimArchive
+from comet_pipeline.archive.sim.config import SimConfig
+from comet_pipeline.archive.sim.faults import Faults
+from comet_pipeline.archive.sim.routes import SCHEDULE_PATH, Router
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "Apache/2.4.37"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+    router: Router  # set on the subclass made per server
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self._answer(send_body=True)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._answer(send_body=False)
+
+    def _answer(self, *, send_body: bool) -> None:
+        reply = self.router.handle(self.path)
+        if reply.latency_s:
+            time.sleep(reply.latency_s)
+        self.send_response(reply.status)
+        for key, value in reply.headers.items():
+            self.send_header(key, value)
+        if reply.redirect_slash:
+            addr = self.server.server_address
+            host = self.headers.get("Host") or f"{addr[0]}:{addr[1]}"
+            self.send_header("Location", f"http://{host}{self.path.split('?', 1)[0]}/")
+        if reply.truncate:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if send_body:
+            try:
+                self.wfile.write(reply.sent_body)
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass  # quiet: tests and demos read counters, not logs
+
+
+@dataclass
+class RunningServer:
+    """A started simulator: ``url`` is the base of the level-0.5 tree (no trailing slash)."""
+
+    httpd: ThreadingHTTPServer
+    thread: threading.Thread
+    router: Router
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
+
+    @property
+    def host(self) -> str:
+        return str(self.httpd.server_address[0])
+
+    @property
+    def root_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """Base of the level-0.5 tree: use it as ``COMET_ARCHIVE_URL``."""
+        return self.root_url + LEVEL05_ROOT
+
+    @property
+    def schedule_url(self) -> str:
+        """The schedule page: use it as ``COMET_SCHEDULE_URL``."""
+        return self.root_url + SCHEDULE_PATH
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Requests seen per path (a copy)."""
+        return self.router.counts
+
+    def count(self, path_suffix: str) -> int:
+        """Requests seen for paths ending in ``path_suffix``."""
+        return sum(n for p, n in self.counts.items() if p.endswith(path_suffix))
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_server(
+    archive: SimArchive, *, host: str = "127.0.0.1", port: int = 0, faults: Faults | None = None
+) -> RunningServer:
+    """Serve ``archive`` on ``host:port`` (0 = any free port) in a daemon thread."""
+    router = Router(archive, faults)
+    handler = type("SimHandler", (_Handler,), {"router": router})
+    httpd = ThreadingHTTPServer((host, port), handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, name=f"sim-archive:{port}", daemon=True)
+    thread.start()
+    return RunningServer(httpd, thread, router)
+
+
+def serve_forever(
+    port: int = 8765,
+    seed: int = 0,
+    faults: Faults | None = None,
+    *,
+    host: str = "127.0.0.1",
+    config: SimConfig | None = None,
+    clock: Callable[[], datetime] | None = None,
+    announce: Callable[[str], None] = print,
+) -> None:
+    """Run the simulator in the foreground until interrupted (Ctrl-C)."""
+    config = config or SimConfig(seed=seed)
+    server = start_server(SimArchive(config, clock), host=host, port=port, faults=faults)
+    announce(f"simulated LASCO archive on {server.root_url}")
+    announce(f"  COMET_ARCHIVE_URL={server.url}")
+    announce(f"  COMET_SCHEDULE_URL={server.schedule_url}")
+    try:
+        while server.thread.is_alive():
+            server.thread.join(timeout=1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
