@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 
 import numpy as np
 
@@ -123,7 +124,11 @@ def _track(
 
 def comets_born(config: SimConfig, day: date, detector: Detector) -> list[Comet]:
     """Comets that enter ``detector``'s field on ``day`` (pure function of seed and day)."""
-    detector = Detector(detector)
+    return list(_comets_born(config, day, Detector(detector)))
+
+
+@lru_cache(maxsize=64)
+def _comets_born(config: SimConfig, day: date, detector: Detector) -> tuple[Comet, ...]:
     optics = OPTICS[detector]
     groups = [("Kreutz", config.comets_per_day)]
     if detector is Detector.C2:
@@ -158,7 +163,7 @@ def comets_born(config: SimConfig, day: date, detector: Detector) -> list[Comet]
                     tail_px=float(rng.uniform(4.0, 12.0)) if rng.random() < 0.4 else 0.0,
                 )
             )
-    return out
+    return tuple(out)
 
 
 def comets_near(config: SimConfig, when: datetime, detector: Detector) -> list[Comet]:

@@ -79,7 +79,7 @@ OPTICS: dict[Detector, Optics] = {
         sun_x=511.6,
         sun_y=505.2,
         occulter_rsun=2.2,
-        occulter_edge_px=4.0,
+        occulter_edge_px=2.0,
         field_stop_px=545.0,
         vignette_start_px=380.0,
         vignette_depth=0.35,
@@ -102,7 +102,7 @@ OPTICS: dict[Detector, Optics] = {
         sun_x=516.956,
         sun_y=531.632,
         occulter_rsun=3.8,
-        occulter_edge_px=3.0,
+        occulter_edge_px=2.0,
         field_stop_px=535.0,
         vignette_start_px=360.0,
         vignette_depth=0.45,
@@ -167,6 +167,18 @@ N_THETA = 720
 R_MAX = 780.0
 
 
+def _theta_grid() -> np.ndarray:
+    """Centres of the polar grid's angle bins, -pi..pi (float32)."""
+    return (np.arange(N_THETA, dtype=np.float32) + 0.5) * np.float32(
+        2 * np.pi / N_THETA
+    ) - np.float32(np.pi)
+
+
+def _wrap(angle: np.ndarray) -> np.ndarray:
+    """Angle difference wrapped into [-pi, pi)."""
+    return (angle + np.float32(np.pi)) % np.float32(2 * np.pi) - np.float32(np.pi)
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-np.clip(x, -40, 40)))).astype(np.float32)
 
@@ -199,9 +211,9 @@ def radial_corona(optics: Optics, r_px: np.ndarray) -> np.ndarray:
     (ka, kp), (fa, fp) = optics.k_corona, optics.f_corona
     value = ka * rs**-kp + fa * rs**-fp
     # The bright diffraction fringe just outside the occulter edge.
-    ring_r = optics.occulter_px + 3.0 * optics.occulter_edge_px
+    ring_r = optics.occulter_px + 1.5 * optics.occulter_edge_px
     value = value * (
-        1.0 + 0.6 * np.exp(-(((r_px - ring_r) / (2.0 * optics.occulter_edge_px)) ** 2))
+        1.0 + 0.4 * np.exp(-(((r_px - ring_r) / (1.5 * optics.occulter_edge_px)) ** 2))
     )
     return value.astype(np.float32)
 
@@ -217,9 +229,7 @@ def static_layers(detector: Detector) -> Static:
     trans = transmission_at(optics, x, y)
     corona = (radial_corona(optics, r) * trans).astype(np.float32)
     r_grid = (np.arange(N_R, dtype=np.float32) + 0.5) * np.float32(R_MAX / N_R)
-    theta_grid = (np.arange(N_THETA, dtype=np.float32) + 0.5) * np.float32(
-        2 * np.pi / N_THETA
-    ) - np.float32(np.pi)
+    theta_grid = _theta_grid()
     ri = np.clip((r * (N_R / R_MAX)).astype(np.int32), 0, N_R - 1)
     ti = np.clip(((theta + np.pi) * (N_THETA / (2 * np.pi))).astype(np.int32), 0, N_THETA - 1)
     for arr in (r, trans, corona):
@@ -240,6 +250,7 @@ class Streamers:
     widths: np.ndarray
     amps: np.ndarray
     pole_level: float
+    rays: np.ndarray  # fine radial striations: relative brightness on the polar angle grid
 
 
 @lru_cache(maxsize=64)
@@ -250,11 +261,19 @@ def streamers_for_day(seed: int, day_number: int) -> Streamers:
     east = rng.random(n) < 0.5
     latitude = rng.normal(0.0, 0.35, n)  # rad, belt around the equator
     angles = np.where(east, np.pi - latitude, latitude)
+    n_rays = 60
+    ray_angle = rng.uniform(-np.pi, np.pi, n_rays)
+    ray_width = rng.uniform(0.008, 0.035, n_rays)
+    ray_amp = rng.uniform(0.04, 0.3, n_rays)
+    grid = _theta_grid()
+    d = _wrap(grid[:, None] - ray_angle[None, :])
+    rays = 1.0 + (ray_amp * np.exp(-0.5 * (d / ray_width) ** 2)).sum(axis=1)
     return Streamers(
         angles=angles.astype(np.float32),
-        widths=rng.uniform(0.06, 0.22, n).astype(np.float32),
-        amps=rng.uniform(0.5, 2.5, n).astype(np.float32),
-        pole_level=float(rng.uniform(0.35, 0.6)),
+        widths=rng.uniform(0.05, 0.18, n).astype(np.float32),
+        amps=rng.uniform(0.8, 4.0, n).astype(np.float32),
+        pole_level=float(rng.uniform(0.25, 0.5)),
+        rays=rays.astype(np.float32),
     )
 
 
@@ -264,10 +283,11 @@ def _streamer_field(s: Streamers, r_rel: np.ndarray, theta: np.ndarray) -> np.nd
     out = (s.pole_level + (1.0 - s.pole_level) * (1.0 - lat * lat)).astype(np.float32)
     narrowing = np.power(np.maximum(r_rel, 1.0), -0.25).astype(np.float32)
     for angle, width, amp in zip(s.angles, s.widths, s.amps, strict=True):
-        d = np.angle(np.exp(1j * (theta - angle))).astype(np.float32)
+        d = _wrap(theta - angle)
         w = width * narrowing
         out = out + amp * np.exp(-0.5 * (d / w) ** 2)
-    return out
+    rays = np.interp(theta, _theta_grid(), s.rays, period=2 * np.pi).astype(np.float32)
+    return out * rays
 
 
 @dataclass(frozen=True)
@@ -305,13 +325,24 @@ def _cme_field(
     front = optics.occulter_px + cme.speed_px_s * (t - cme.start)
     if t < cme.start or front > 1.5 * R_MAX:
         return None
-    d = np.angle(np.exp(1j * (theta - cme.angle))).astype(np.float32)
+    d = _wrap(theta - np.float32(cme.angle))
     angular = _sigmoid((cme.width - np.abs(d)) / 0.05)
     thick = max(4.0, 0.12 * front)
     shell = np.exp(-0.5 * ((r - front) / thick) ** 2)
     core = 0.25 * _sigmoid((front - thick - r) / thick) * _sigmoid((r - 0.4 * front) / thick)
     fade = 1.0 / (1.0 + (t - cme.start) / 43200.0)
     return (cme.amp * fade * angular * (shell + core)).astype(np.float32)
+
+
+@lru_cache(maxsize=16)
+def _streamer_grid(seed: int, day_number: int, detector: Detector) -> np.ndarray:
+    """A day's streamer field on the detector's polar grid (cached: it is used all day)."""
+    st = static_layers(detector)
+    rr, tt = np.meshgrid(st.r_grid, st.theta_grid, indexing="ij")
+    r_rel = rr / np.float32(OPTICS[detector].occulter_px)
+    field = _streamer_field(streamers_for_day(seed, day_number), r_rel, tt).astype(np.float32)
+    field.setflags(write=False)
+    return field
 
 
 def modulation(
@@ -345,10 +376,24 @@ def modulation(
 def modulation_image(
     seed: int, detector: Detector, when: datetime, *, cme_rate: float, with_cmes: bool
 ) -> np.ndarray:
-    """The modulation gathered onto the full image grid from a small polar grid."""
+    """The modulation of :func:`modulation` gathered onto the full image from the polar grid."""
+    detector = Detector(detector)
     st = static_layers(detector)
-    rr, tt = np.meshgrid(st.r_grid, st.theta_grid, indexing="ij")
-    polar = modulation(seed, detector, when, rr, tt, cme_rate=cme_rate, with_cmes=with_cmes)
+    optics = OPTICS[detector]
+    t = seconds_since_j2000(when)
+    days = (t + 43200.0) / 86400.0
+    d0 = math.floor(days)
+    f = np.float32(days - d0)
+    polar = (1 - f) * _streamer_grid(seed, d0, detector) + f * _streamer_grid(
+        seed, d0 + 1, detector
+    )
+    if with_cmes:
+        rr, tt = np.meshgrid(st.r_grid, st.theta_grid, indexing="ij")
+        for day in (d0 - 1, d0):
+            for cme in cmes_for_day(seed, day, detector, cme_rate):
+                field = _cme_field(cme, optics, t, rr, tt)
+                if field is not None:
+                    polar = polar * (1.0 + field)
     return polar.ravel()[st.polar_index]
 
 
