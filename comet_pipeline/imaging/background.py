@@ -2,8 +2,11 @@
 
 Everything slow is done at reduced resolution or with ``np.bincount``:
 
-* each calibrated frame is block-averaged by ``SAMPLE_FACTOR`` into a small *sample*
-  (128x128 for a 1024 frame), stored beside the frame;
+* each calibrated frame is multiplied by (r / 100 px)^2.5 (which makes the steep corona
+  nearly flat) and block-averaged by ``SAMPLE_FACTOR`` into a small *sample* (128x128 for
+  a 1024 frame), stored beside the frame. Flattening first matters: bilinear interpolation
+  of the raw r^-2.5 fall-off overshoots by ~0.3σ next to the occulter, and blocks cut by
+  the occulter edge would average a biased radius;
 * the background of a frame is the per-pixel median (or a low percentile) of the samples of
   the last N earlier frames of the same detector, upsampled bilinearly. Block-averaging
   dilutes stars and comets 64-fold and the median across frames removes what moves, so the
@@ -48,13 +51,16 @@ def combine_samples(samples: Sequence[np.ndarray], *, percentile: float = 50.0) 
     """Per-pixel median (or percentile) across samples, ignoring NaN; float32."""
     if not samples:
         raise ValueError("no samples to combine")
-    stack = np.stack(samples).astype(np.float32, copy=False)
-    finite = np.isfinite(stack)
-    if finite.all():
-        return np.percentile(stack, percentile, axis=0).astype(np.float32)
-    out = np.full(stack.shape[1:], np.nan, dtype=np.float32)
-    some = finite.any(axis=0)  # blocks masked in every sample stay NaN (no warning storm)
-    out[some] = np.nanpercentile(stack[:, some], percentile, axis=0)
+    stack = np.sort(np.stack(samples).astype(np.float32, copy=False), axis=0)  # NaN sort last
+    n = np.isfinite(stack).sum(axis=0)
+    pos = (percentile / 100.0) * np.maximum(n - 1, 0)  # linear interpolation, as np.percentile
+    lo = np.floor(pos).astype(np.intp)
+    hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
+    frac = (pos - lo).astype(np.float32)
+    v_lo = np.take_along_axis(stack, lo[None], axis=0)[0]
+    v_hi = np.take_along_axis(stack, hi[None], axis=0)[0]
+    out = v_lo + (v_hi - v_lo) * frac
+    out[n == 0] = np.nan  # blocks masked in every sample
     return out
 
 
@@ -93,11 +99,18 @@ def upsample(small: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return out
 
 
+def make_sample(calibrated: np.ndarray, geo: Geometry, factor: int = SAMPLE_FACTOR) -> np.ndarray:
+    """The reduced-resolution, radially flattened frame kept for later backgrounds."""
+    return downsample(calibrated * geo.flat, factor)
+
+
 def rolling_background(
-    samples: Sequence[np.ndarray], shape: tuple[int, int], *, percentile: float = 50.0
+    samples: Sequence[np.ndarray], geo: Geometry, *, percentile: float = 50.0
 ) -> np.ndarray:
-    """Full-resolution background from earlier frames' samples."""
-    return upsample(combine_samples(samples, percentile=percentile), shape)
+    """Full-resolution background (DN/s) from earlier frames' samples (see make_sample)."""
+    flat_bg = upsample(combine_samples(samples, percentile=percentile), geo.shape)
+    flat_bg *= geo.unflat
+    return flat_bg
 
 
 def _binned_stats(

@@ -56,7 +56,7 @@ def product_header(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FITSFixedWarning)
         wcs_cards = wcs.to_header()
-    for key in ("DATE-OBS", "MJD-OBS", "DATEREF", "MJDREF"):
+    for key in ("DATE-OBS",):
         wcs_cards.remove(key, ignore_missing=True)
     out["DATE-OBS"] = (iso_time(observed_at), "observation start, UTC (ISO 8601)")
     out["TIME-OBS"] = ("", "time is in DATE-OBS")

@@ -16,6 +16,8 @@ import numpy as np
 R_SUN_ARCSEC = (
     960.0  # apparent solar radius seen from L1, arcsec (~959.6 at 1 AU, ~1% larger at L1)
 )
+FLATTEN_POWER = 2.5  # the corona falls roughly as r^-2.5 over both fields of view
+FLATTEN_REF_PX = 100.0
 RADIAL_BIN_PX = 2  # width of a radial statistics bin, in full-resolution pixels
 _CENTRE_STEP = 0.25
 
@@ -32,6 +34,8 @@ class Geometry:
     rbin: np.ndarray  # intp, radius // RADIAL_BIN_PX (index for np.bincount)
     n_bins: int
     rbin_sub: np.ndarray  # rbin[::2, ::2], flattened: for statistics on a subsample
+    flat: np.ndarray  # float32 (r / 100 px)^2.5: multiplies the corona to a nearly flat field
+    unflat: np.ndarray  # 1 / flat
 
     def radius_rsun(self, plate_scale: float) -> np.ndarray:
         return self.radius * np.float32(plate_scale / R_SUN_ARCSEC)
@@ -57,6 +61,10 @@ def _geometry(shape: tuple[int, int], sun_x: float, sun_y: float) -> Geometry:
     rbin = (radius // RADIAL_BIN_PX).astype(np.intp)
     n_bins = int(rbin.max()) + 1
     rbin_sub = np.ascontiguousarray(rbin[::2, ::2]).ravel()
-    for arr in (radius, angle, rbin, rbin_sub):
+    flat = (np.maximum(radius, np.float32(1.0)) / np.float32(FLATTEN_REF_PX)) ** np.float32(
+        FLATTEN_POWER
+    )
+    unflat = np.float32(1.0) / flat
+    for arr in (radius, angle, rbin, rbin_sub, flat, unflat):
         arr.flags.writeable = False
-    return Geometry(shape, sun_x, sun_y, radius, angle, rbin, n_bins, rbin_sub)
+    return Geometry(shape, sun_x, sun_y, radius, angle, rbin, n_bins, rbin_sub, flat, unflat)

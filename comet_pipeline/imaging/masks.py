@@ -5,8 +5,8 @@ Convention: masks are boolean arrays in FITS array orientation, True = bad (no s
 Geometry masks depend only on (shape, detector, Sun centre, plate scale, pylon angle), which
 are the same for every frame of a detector, so they are cached on rounded parameters.
 
-The C3 pylon is an arm of the occulter holder running from the centre towards the lower
-left of the north-up image. It is fixed to the instrument, so on the sky it turns with the
+The pylon is the arm holding the occulter, running from the centre towards the lower
+left of the north-up image (wide and obvious in C3, thin in C2). It is fixed to the instrument, so on the sky it turns with the
 spacecraft roll. The model puts it at ``PYLON_ANGLE_DEG + roll`` (degrees counter-clockwise
 from +x); :func:`find_pylon_angle` measures it from the data instead, which is what the
 processor uses when the frame shows it clearly (it does not trust the roll convention of a
@@ -15,6 +15,7 @@ given archive).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -23,14 +24,27 @@ from scipy import ndimage
 from comet_pipeline.domain.models import Detector
 from comet_pipeline.imaging.geometry import R_SUN_ARCSEC, geometry
 
-# Usable annulus, solar radii (LASCO_FORMATS.md): occulter edge to field stop.
-USABLE_ANNULUS_RSUN: dict[Detector, tuple[float, float]] = {
-    Detector.C2: (2.3, 8.0),
-    Detector.C3: (4.4, 31.5),
+
+@dataclass(frozen=True)
+class FieldModel:
+    """Where a detector's frame holds sky: radii in R☉, pylon widths in arcsec."""
+
+    inner_rsun: float  # occulter edge (plus its diffraction rim)
+    outer_rsun: float  # field stop (circular): corners beyond it are out of field
+    pylon_half_width: tuple[float, float]  # arcsec, at the occulter and at the field stop
+    pylon_ring_rsun: tuple[float, float]  # annulus where find_pylon_angle looks for the arm
+
+
+# Inner radii from LASCO_FORMATS.md's usable annulus. Outer radii are the field stops, a
+# little inside them where the stop's soft edge dims the sky: C2's stop is at ~6.8 R☉ (the
+# "8.0" of the usable annulus reaches into the dark corners). Pylon widths as in real
+# frames (and the simulator): C2 ~7-9 px, C3 ~13-21 px half-width, plus PYLON_MARGIN_PX.
+FIELD: dict[Detector, FieldModel] = {
+    Detector.C2: FieldModel(2.3, 6.6, (7 * 11.9, 9 * 11.9), (2.8, 5.5)),
+    Detector.C3: FieldModel(4.4, 30.8, (13 * 56.0, 21 * 56.0), (6.0, 16.0)),
 }
-PYLON_ANGLE_DEG = 225.0  # lower left, measured counter-clockwise from +x (west)
-PYLON_HALF_WIDTH_RSUN = 1.2  # half-width of the arm at its root
-PYLON_SPREAD_DEG = 1.5  # the arm widens slightly outwards (half-angle of the widening)
+PYLON_ANGLE_DEG = 232.0  # lower left, counter-clockwise from +x (west), at roll 0
+PYLON_MARGIN_PX = 3.0  # the arm's edge is soft: mask until it transmits ~90%
 BLOCK = 32  # telemetry packet block size, pixels
 BLOCK_MIN_ZERO_FRACTION = 0.75  # a block counts as missing when at least this much is zero
 
@@ -45,15 +59,13 @@ def field_mask(
     *,
     pylon_angle_deg: float | None = None,
 ) -> np.ndarray:
-    """Occulter + field stop (+ pylon for C3), True = bad. Cached; returned read-only.
+    """Occulter + field stop + pylon, True = bad. Cached; returned read-only.
 
     ``pylon_angle_deg`` overrides the roll-based model (e.g. with :func:`find_pylon_angle`).
     """
     det = Detector(detector)
-    angle = None
-    if det is Detector.C3:
-        angle = (PYLON_ANGLE_DEG + roll_deg) if pylon_angle_deg is None else pylon_angle_deg
-        angle = round(angle % 360.0, 1)
+    angle = (PYLON_ANGLE_DEG + roll_deg) if pylon_angle_deg is None else pylon_angle_deg
+    angle = round(angle % 360.0, 1)
     return _field_mask(
         tuple(int(n) for n in shape),
         det,
@@ -71,27 +83,34 @@ def _field_mask(
     sun_x: float,
     sun_y: float,
     plate_scale: float,
-    pylon_angle: float | None,
+    pylon_angle: float,
 ) -> np.ndarray:
     geo = geometry(shape, sun_x, sun_y)
-    r_in, r_out = USABLE_ANNULUS_RSUN[det]
+    model = FIELD[det]
     px_per_rsun = R_SUN_ARCSEC / plate_scale
-    mask = (geo.radius < r_in * px_per_rsun) | (geo.radius > r_out * px_per_rsun)
-    if pylon_angle is not None:
-        mask |= pylon_mask(geo.radius, geo.angle, pylon_angle, px_per_rsun)
+    r_in, r_out = model.inner_rsun * px_per_rsun, model.outer_rsun * px_per_rsun
+    mask = (geo.radius < r_in) | (geo.radius > r_out)
+    w0, w1 = (w / plate_scale + PYLON_MARGIN_PX for w in model.pylon_half_width)
+    mask |= pylon_mask(geo.radius, geo.angle, pylon_angle, (w0, w1), (r_in, r_out))
     mask.flags.writeable = False
     return mask
 
 
 def pylon_mask(
-    radius: np.ndarray, angle: np.ndarray, pylon_angle: float, px_per_rsun: float
+    radius: np.ndarray,
+    angle: np.ndarray,
+    pylon_angle: float,
+    half_width_px: tuple[float, float],
+    span_px: tuple[float, float],
 ) -> np.ndarray:
-    """A slightly widening arm from the centre at ``pylon_angle`` (deg from +x)."""
+    """An arm from the centre at ``pylon_angle`` (deg from +x), widening linearly from
+    ``half_width_px[0]`` at radius ``span_px[0]`` to ``half_width_px[1]`` at ``span_px[1]``."""
     rel = np.radians((angle - np.float32(pylon_angle) + 180.0) % 360.0 - 180.0)
     along = radius * np.cos(rel)
     across = np.abs(radius * np.sin(rel))
-    half = PYLON_HALF_WIDTH_RSUN * px_per_rsun + along * np.tan(np.radians(PYLON_SPREAD_DEG))
-    return (along > 0) & (across < half)
+    (w0, w1), (r0, r1) = half_width_px, span_px
+    frac = np.clip((along - r0) / (r1 - r0), 0.0, 1.0)
+    return (along > 0) & (across < w0 + (w1 - w0) * frac)
 
 
 def find_pylon_angle(
@@ -101,12 +120,14 @@ def find_pylon_angle(
     sun_y: float,
     plate_scale: float,
     *,
+    ring_rsun: tuple[float, float] = FIELD[Detector.C3].pylon_ring_rsun,
     min_depth: float = 0.4,
 ) -> float | None:
-    """Angle (deg from +x) of the dark arm in a strided/reduced C3 frame, or None.
+    """Angle (deg from +x) of the dark arm in a strided frame, or None.
 
     ``coarse`` is the frame sampled every ``factor`` pixels (bias removed, sky positive).
-    In an annulus 6-14 R☉ (bright corona, long arm) each pixel is divided by the median of
+    In the annulus ``ring_rsun`` (bright corona, arm clear of the occulter; see
+    ``FIELD[detector].pylon_ring_rsun``) each pixel is divided by the median of
     its radius bin, then averaged in 1° azimuth bins. The pylon is the deepest dip, accepted
     only below ``min_depth`` x the median (a clear dark arm, not a coronal hole); its angle
     is the midpoint of the dip's half-depth edges, which a flat-bottomed arm needs (the
@@ -117,11 +138,12 @@ def find_pylon_angle(
     sy = (sun_y + 0.5) / factor - 0.5
     yy, xx = np.mgrid[0:ny, 0:nx]
     r_rsun = np.hypot(xx - sx, yy - sy) * (factor * plate_scale / R_SUN_ARCSEC)
-    ring = (r_rsun > 6.0) & (r_rsun < 14.0) & np.isfinite(coarse)
+    lo, hi = ring_rsun
+    ring = (r_rsun > lo) & (r_rsun < hi) & np.isfinite(coarse)
     if ring.sum() < 360:
         return None
     vals = coarse[ring].astype(np.float64)
-    rb = ((r_rsun[ring] - 6.0) / 0.5).astype(np.intp)
+    rb = ((r_rsun[ring] - lo) / ((hi - lo) / 16)).astype(np.intp)
     norm = np.empty_like(vals)
     for b in np.unique(rb):
         sel = rb == b

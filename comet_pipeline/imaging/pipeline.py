@@ -35,8 +35,8 @@ from comet_pipeline.imaging.fitsio import (
     save_npy_atomic,
     write_fits_float32,
 )
-from comet_pipeline.imaging.geometry import geometry
-from comet_pipeline.imaging.masks import field_mask, find_pylon_angle, missing_blocks
+from comet_pipeline.imaging.geometry import Geometry, geometry
+from comet_pipeline.imaging.masks import FIELD, field_mask, find_pylon_angle, missing_blocks
 from comet_pipeline.imaging.orientation import to_display
 from comet_pipeline.imaging.png import write_png_set
 from comet_pipeline.imaging.stats import FrameStats, frame_stats
@@ -143,7 +143,7 @@ class FrameProcessor:
         self._frames = _LRU(2)  # the previous calibrated frame of each detector
 
     # -- history ---------------------------------------------------------------------------
-    def _sample(self, prior: PriorFrame) -> np.ndarray | None:
+    def _sample(self, prior: PriorFrame, geo: Geometry) -> np.ndarray | None:
         path = sample_path_for(prior.calibrated_path)
         cached = self._samples.get(path)
         if cached is not None:
@@ -152,7 +152,7 @@ class FrameProcessor:
             sample = np.load(path, allow_pickle=False)
         except (FileNotFoundError, ValueError):
             try:  # a frame from an older version without a sample: rebuild it
-                sample = bg.downsample(read_fits_data(prior.calibrated_path))
+                sample = bg.make_sample(read_fits_data(prior.calibrated_path), geo)
             except (FileNotFoundError, OSError, ValueError):
                 return None
         self._samples.put(path, sample)
@@ -198,11 +198,12 @@ class FrameProcessor:
         )
 
         # 2. masks
-        pylon = None
-        if det is Detector.C3:
-            f = 4
-            coarse = raw[f // 2 :: f, f // 2 :: f].astype(np.float32) - np.float32(info.offset)
-            pylon = find_pylon_angle(coarse, f, info.sun_x, info.sun_y, info.plate_scale)
+        f = 4  # the pylon is found on every 4th pixel: plenty for a 15-40 px wide arm
+        coarse = raw[f // 2 :: f, f // 2 :: f].astype(np.float32) - np.float32(info.offset)
+        pylon = find_pylon_angle(
+            coarse, f, info.sun_x, info.sun_y, info.plate_scale,
+            ring_rsun=FIELD[det].pylon_ring_rsun,
+        )  # fmt: skip
         fmask = field_mask(
             shape, det, info.sun_x, info.sun_y, info.plate_scale, info.roll_deg,
             pylon_angle_deg=pylon,
@@ -212,24 +213,20 @@ class FrameProcessor:
         dead = raw == 0  # isolated zero pixels: no data, but not a block
         bad_or_dead = bad | dead
         cal[bad_or_dead] = np.nan
+        where = f"{pylon:.1f} deg (measured)" if pylon is not None else "model (roll)"
         steps.append(
-            "mask (NaN): occulter + field stop"
-            + (
-                f" + pylon at {pylon if pylon is not None else 'model'} deg"
-                if pylon or det is Detector.C3
-                else ""
-            )
-            + f" + {n_blocks} missing 32x32 blocks + zero pixels"
+            f"mask (NaN): occulter, field stop, pylon at {where},"
+            f" {n_blocks} missing 32x32 blocks, zero pixels"
         )
 
         # 3. background
         geo = geometry(shape, info.sun_x, info.sun_y)
-        sample = bg.downsample(cal)
+        sample = bg.make_sample(cal, geo)
         window = [p for p in earlier if now - p.observed_at <= self.background_window]
-        samples = [s for p in window[-self.history :] if (s := self._sample(p)) is not None]
+        samples = [s for p in window[-self.history :] if (s := self._sample(p, geo)) is not None]
         samples = [s for s in samples if s.shape == sample.shape]
         if len(samples) >= self.min_history:
-            background = bg.rolling_background(samples, shape)
+            background = bg.rolling_background(samples, geo)
             kind, n_used = "rolling", len(samples)
             steps.append(
                 f"background: median of {n_used} earlier frames at 1/{bg.SAMPLE_FACTOR} res"

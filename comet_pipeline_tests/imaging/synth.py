@@ -129,3 +129,25 @@ def sequence_times(n: int, start: datetime = T0) -> list[datetime]:
 
 def with_time(info: FitsInfo, when: datetime) -> FitsInfo:
     return replace(info, observed_at=when)
+
+
+def drawn_dark(info: FitsInfo, shape: tuple[int, int], pylon_angle: float = 232.0) -> dict:
+    """The instrument's dark areas drawn like the simulator (not with the pipeline's model).
+
+    Occulter disc 0.3 R☉ inside the usable edge; a pylon arm at ``pylon_angle`` with a
+    half-width growing 13 -> 21 px (C3) or 7 -> 9 px (C2) from occulter to field stop.
+    """
+    ny, nx = shape
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    dx, dy = xx - info.sun_x, yy - info.sun_y
+    per_rsun = 960.0 / info.plate_scale
+    r = np.hypot(dx, dy)
+    c3 = info.detector is Detector.C3
+    r_occ, r_stop = (4.1 if c3 else 2.0) * per_rsun, (31.2 if c3 else 6.8) * per_rsun
+    w0, w1 = (13.0, 21.0) if c3 else (7.0, 9.0)
+    a = np.radians(pylon_angle)
+    along = dx * np.cos(a) + dy * np.sin(a)
+    across = np.abs(-dx * np.sin(a) + dy * np.cos(a))
+    half = w0 + (w1 - w0) * np.clip((along - r_occ) / (r_stop - r_occ), 0, 1)
+    pylon = (along > 0) & (across < half)
+    return {"occulter": r < r_occ, "pylon": pylon, "r_rsun": r / per_rsun}
