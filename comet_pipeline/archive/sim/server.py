@@ -117,7 +117,9 @@ def start_server(
     handler = type("SimHandler", (_Handler,), {"router": router})
     httpd = ThreadingHTTPServer((host, port), handler)
     httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, name=f"sim-archive:{port}", daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="sim-archive", daemon=True
+    )
     thread.start()
     return RunningServer(httpd, thread, router)
 
