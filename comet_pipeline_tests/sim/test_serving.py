@@ -176,3 +176,13 @@ def test_faults_in_the_config_apply_to_sim_urls() -> None:
     session = requests.Session()
     mount_sim(session, archive)
     assert session.get("sim://lasco/240305/c2/img_hdr.txt").status_code == 503
+
+
+def test_truncation_spares_text_unless_asked(archive: SimArchive) -> None:
+    with start_server(archive, faults=Faults(truncate_rate=1.0)) as srv:
+        assert parse_listing(requests.get(f"{srv.url}/240305/c2/", timeout=5).text).items
+    with (
+        start_server(archive, faults=Faults(truncate_rate=1.0, truncate_text=True)) as srv,
+        pytest.raises(requests.exceptions.ChunkedEncodingError),
+    ):
+        requests.get(f"{srv.url}/240305/c2/img_hdr.txt", timeout=5)

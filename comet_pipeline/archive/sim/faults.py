@@ -30,8 +30,9 @@ class Faults:
 
     error_rate: fraction of requests answered ``error_status`` (503 by default).
     latency_s: sleep before every answer.
-    truncate_rate: fraction of 200 answers whose body is cut short while Content-Length
-        still claims the full size (the connection closes early).
+    truncate_rate: fraction of 200 answers for ``.fts`` files whose body is cut short while
+        Content-Length still claims the full size (the connection closes early).
+    truncate_text: apply ``truncate_rate`` to listings, indexes and the schedule too.
     corrupt: file names whose FITS bytes are garbled (same length, header destroyed).
     missing: file names that are listed in the index but answered 404.
     malformed_index_lines: junk lines inserted into every ``img_hdr.txt``.
@@ -43,6 +44,7 @@ class Faults:
     error_status: int = 503
     latency_s: float = 0.0
     truncate_rate: float = 0.0
+    truncate_text: bool = False
     corrupt: frozenset[str] = frozenset()
     missing: frozenset[str] = frozenset()
     malformed_index_lines: int = 0
@@ -114,8 +116,10 @@ class FaultInjector:
             return Decision(status=f.error_status, latency_s=f.latency_s)
         if file_name is not None and file_name.lower() in f.missing:
             return Decision(status=404, latency_s=f.latency_s)
+        is_file = file_name is not None and file_name.lower().endswith(".fts")
         return Decision(
-            truncate=_unit(f.seed, "truncate", path, n) < f.truncate_rate,
+            truncate=(is_file or f.truncate_text)
+            and _unit(f.seed, "truncate", path, n) < f.truncate_rate,
             corrupt=file_name is not None and file_name.lower() in f.corrupt,
             latency_s=f.latency_s,
         )

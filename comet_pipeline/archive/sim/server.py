@@ -93,6 +93,10 @@ class RunningServer:
         """Requests seen per path (a copy)."""
         return self.router.counts
 
+    def request_counts(self) -> dict[str, int]:
+        """Requests seen per path (a copy; same as :attr:`counts`)."""
+        return self.router.counts
+
     def count(self, path_suffix: str) -> int:
         """Requests seen for paths ending in ``path_suffix``."""
         return sum(n for p, n in self.counts.items() if p.endswith(path_suffix))
