@@ -186,3 +186,18 @@ def test_truncation_spares_text_unless_asked(archive: SimArchive) -> None:
         pytest.raises(requests.exceptions.ChunkedEncodingError),
     ):
         requests.get(f"{srv.url}/240305/c2/img_hdr.txt", timeout=5)
+
+
+def test_faults_from_cli_options() -> None:
+    from argparse import Namespace
+
+    from comet_pipeline.archive.sim.server import faults_from_options
+
+    assert faults_from_options(Namespace(port=1, seed=0, error_rate=0.0)) is None
+    f = faults_from_options(
+        Namespace(error_rate=0.2, latency=0.1, truncate_rate=0.3, corrupt=["22932721.fts"],
+                  missing=[], malformed_index=True, hostile_names=True, flaky=["22932722.fts=2"])
+    )  # fmt: skip
+    assert f is not None and f.error_rate == 0.2 and f.latency_s == 0.1 and f.truncate_rate == 0.3
+    assert f.corrupt == {"22932721.fts"} and f.malformed_index_lines == 6 and f.hostile_names
+    assert f.flaky == {"22932722.fts": 2}

@@ -128,8 +128,30 @@ def start_server(
     return RunningServer(httpd, thread, router)
 
 
+def faults_from_options(options: object) -> Faults | None:
+    """Faults from CLI options (argparse names: error_rate, latency, truncate_rate, corrupt,
+    missing, malformed_index, hostile_names, flaky as ``NAME=N`` strings); None if none."""
+    flaky = {}
+    for item in getattr(options, "flaky", None) or []:
+        name, _, count = str(item).partition("=")
+        flaky[name] = int(count or 1)
+    malformed = getattr(options, "malformed_index", 0)
+    faults = Faults(
+        error_rate=float(getattr(options, "error_rate", 0.0) or 0.0),
+        latency_s=float(getattr(options, "latency", 0.0) or 0.0),
+        truncate_rate=float(getattr(options, "truncate_rate", 0.0) or 0.0),
+        corrupt=frozenset(getattr(options, "corrupt", None) or ()),
+        missing=frozenset(getattr(options, "missing", None) or ()),
+        malformed_index_lines=6 if malformed is True else int(malformed or 0),
+        hostile_names=bool(getattr(options, "hostile_names", False)),
+        flaky=flaky,
+        seed=int(getattr(options, "seed", 0) or 0),
+    )
+    return None if faults == Faults(seed=faults.seed) else faults
+
+
 def serve_forever(
-    port: int = 8765,
+    port: int | object = 8765,
     seed: int = 0,
     faults: Faults | None = None,
     *,
@@ -138,12 +160,24 @@ def serve_forever(
     clock: Callable[[], datetime] | None = None,
     announce: Callable[[str], None] = print,
 ) -> None:
-    """Run the simulator in the foreground until interrupted (Ctrl-C)."""
+    """Run the simulator in the foreground until interrupted (Ctrl-C).
+
+    ``port`` may also be the parsed CLI options (an ``argparse.Namespace`` with ``port``,
+    ``host``, ``seed`` and the fault options of :func:`faults_from_options`).
+    """
+    if not isinstance(port, int):
+        options = port
+        port = int(getattr(options, "port", 8765))
+        seed = int(getattr(options, "seed", seed))
+        host = str(getattr(options, "host", host))
+        faults = faults if faults is not None else faults_from_options(options)
     config = config or SimConfig(seed=seed)
     server = start_server(SimArchive(config, clock), host=host, port=port, faults=faults)
-    announce(f"simulated LASCO archive on {server.root_url}")
+    announce(f"simulated LASCO archive on {server.root_url} (seed {config.seed})")
     announce(f"  COMET_ARCHIVE_URL={server.url}")
     announce(f"  COMET_SCHEDULE_URL={server.schedule_url}")
+    if faults is not None:
+        announce(f"  faults: {faults}")
     try:
         while server.thread.is_alive():
             server.thread.join(timeout=1.0)
