@@ -43,6 +43,8 @@ class HuntConfig:
     threshold: float = 3.5  # matched-filter sigma for a per-frame detection
     seed_snr: float = 4.5  # both ends of a seed pair need at least this
     max_sharpness: float = 4.5  # peak pixel / matched response; above = cosmic ray
+    min_roundness: float = 0.3  # curvature ratio at the peak; below = ridge
+    min_contrast: float = 0.4  # fall-off at 3 px in the flattest direction; below = ridge/blob
     min_frames: int = 5
     max_miss: int = 1  # consecutive frames without a detection inside a track
     max_gap_hours: float = 0.75  # longest time between two detections of one track

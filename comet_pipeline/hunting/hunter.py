@@ -21,6 +21,8 @@ from comet_pipeline.hunting.scoring import score, track_features
 from comet_pipeline.hunting.sources import SourceList, detect_sources
 from comet_pipeline.hunting.tracking import Track, link_tracks, stitch_tracks
 
+DEFAULT_CONFIG = HuntConfig()  # frozen, so safe to share as a default
+
 
 def frame_sources(frame: HuntFrame, config: HuntConfig) -> SourceList:
     """The source list of one frame under ``config`` (what a cache should hold)."""
@@ -29,6 +31,8 @@ def frame_sources(frame: HuntFrame, config: HuntConfig) -> SourceList:
         psf_sigma=config.psf_sigma,
         threshold=config.threshold,
         max_sharpness=config.max_sharpness,
+        min_roundness=config.min_roundness,
+        min_contrast=config.min_contrast,
     )
     assert isinstance(result, SourceList)
     return result
@@ -100,16 +104,15 @@ def _track_ok(tr: Track, drift: tuple[float, float], detector: str, config: Hunt
     speed = float(np.hypot(vx, vy))
     if not p.min_speed <= speed <= p.max_speed:
         return False
-    if np.all(np.isfinite(drift)) and np.hypot(vx - drift[0], vy - drift[1]) < p.min_rel_speed:
-        return False
-    return True
+    rel = np.hypot(vx - drift[0], vy - drift[1])
+    return not (np.all(np.isfinite(drift)) and rel < p.min_rel_speed)
 
 
 def hunt(
     frames: Sequence[HuntFrame],
     *,
     detector: str,
-    config: HuntConfig = HuntConfig(),
+    config: HuntConfig = DEFAULT_CONFIG,
     cache: MutableMapping[str, SourceList] | None = None,
 ) -> list[Candidate]:
     """Ranked comet candidates (best first) in a window of frames of one detector.

@@ -87,35 +87,45 @@ def star_masks(
     radius: float,
     window_hours: float,
     min_fraction: float = 0.34,
+    include_static: bool = True,
 ) -> list[np.ndarray]:
-    """Per frame, True for sources that follow the star drift.
+    """Per frame, True for sources that follow the star drift (or, optionally, stand still).
 
     A source is a star when, in at least ``min_fraction`` of the frames within
     ``window_hours`` (and at least one), another source sits within ``radius`` px of where
-    the drift would carry it. A comet moving differently matches at most its immediate
-    neighbours (slow C3 comets) or none, so it survives.
+    the drift would carry it. Sun-fixed residuals of the background subtraction (streamer
+    edges, rings, the occulter's diffraction) are the same test with zero velocity. A comet
+    moving differently matches at most its immediate neighbours (slow C3 comets) or none.
     """
-    vx, vy = drift
-    if not np.isfinite(vx) or not np.isfinite(vy):
+    velocities = []
+    if np.all(np.isfinite(drift)):
+        velocities.append(np.asarray(drift, dtype=float))
+    if include_static:
+        velocities.append(np.zeros(2))
+    if not velocities:
         return [np.zeros(len(s), dtype=bool) for s in sources]
     trees = [cKDTree(s.xy) if len(s) else None for s in sources]
     out = []
     for i, s in enumerate(sources):
         n = len(s)
-        counts = np.zeros(n, dtype=int)
-        n_neigh = 0
-        for j in range(len(sources)):
-            dt = hours[j] - hours[i]
-            if j == i or abs(dt) > window_hours:
-                continue
-            n_neigh += 1
-            if n == 0 or trees[j] is None:
-                continue
-            pred = s.xy + np.array([vx * dt, vy * dt])
-            d, _ = trees[j].query(pred, distance_upper_bound=radius)
-            counts += np.isfinite(d)
-        need = max(1, int(np.ceil(min_fraction * n_neigh)))
-        out.append(counts >= need if n else np.zeros(0, dtype=bool))
+        flagged = np.zeros(n, dtype=bool)
+        neigh = [
+            j for j in range(len(sources)) if j != i and abs(hours[j] - hours[i]) <= window_hours
+        ]
+        need = max(1, int(np.ceil(min_fraction * len(neigh))))
+        if n == 0:
+            out.append(flagged)
+            continue
+        for v in velocities:
+            counts = np.zeros(n, dtype=int)
+            for j in neigh:
+                if trees[j] is None:
+                    continue
+                dt = hours[j] - hours[i]
+                d, _ = trees[j].query(s.xy + v * dt, distance_upper_bound=radius)
+                counts += np.isfinite(d)
+            flagged |= counts >= need
+        out.append(flagged)
     return out
 
 
@@ -174,41 +184,61 @@ class _Linker:
         found: list[list[tuple[int, int]]] = []
         n = len(self.m)
         for i in range(n):
-            si = self.m[i]
-            if len(si) == 0:
-                continue
             for j in range(i + 1, min(i + 2 + self.c.max_miss, n)):
-                dt = self.h[j] - self.h[i]
-                if dt <= 0 or dt > self.c.max_gap_hours or self.trees[j] is None:
-                    continue
-                for a in np.nonzero((si.snr >= self.c.seed_snr) & ~self.used[i])[0]:
-                    if self.used[i][a]:
+                for a, b in self._seeds(i, j):
+                    if self.used[i][a] or self.used[j][b]:
                         continue
-                    for b in self._seed_partners(i, a, j, dt):
-                        track = self._grow([(i, int(a)), (j, int(b))])
-                        if track is not None:
-                            found.append(track)
-                            for k, idx in track:
-                                self.used[k][idx] = True
-                            break
+                    track = self._grow([(i, a), (j, b)])
+                    if track is not None:
+                        found.append(track)
+                        for k, idx in track:
+                            self.used[k][idx] = True
         return found
 
-    def _seed_partners(self, i: int, a: int, j: int, dt: float) -> list[int]:
-        pa = self.m[i].xy[a]
-        sj = self.m[j]
-        cand = self.trees[j].query_ball_point(pa, self.p.max_speed * dt)
-        out = []
-        for b in cand:
-            if self.used[j][b] or sj.snr[b] < self.c.seed_snr:
+    def _seeds(self, i: int, j: int) -> list[tuple[int, int]]:
+        """Pairs (a in frame i, b in frame j) with a plausible speed AND a third point.
+
+        Vectorised: all pairs within ``max_speed * dt`` are formed at once, filtered by speed,
+        motion relative to the stars and seed SNR, then extrapolated to the next frames;
+        only pairs that land on a source there reach the (Python) track growing.
+        """
+        si, sj = self.m[i], self.m[j]
+        dt = float(self.h[j] - self.h[i])
+        if len(si) == 0 or len(sj) == 0 or not 0 < dt <= self.c.max_gap_hours:
+            return []
+        ok_a = np.nonzero((si.snr >= self.c.seed_snr) & ~self.used[i])[0]
+        if ok_a.size == 0:
+            return []
+        lists = self.trees[j].query_ball_point(si.xy[ok_a], self.p.max_speed * dt)
+        counts = np.fromiter((len(x) for x in lists), dtype=int, count=len(lists))
+        if counts.sum() == 0:
+            return []
+        ia = np.repeat(ok_a, counts)
+        ib = np.fromiter((b for x in lists for b in x), dtype=int, count=int(counts.sum()))
+        keep = (sj.snr[ib] >= self.c.seed_snr) & ~self.used[j][ib]
+        ia, ib = ia[keep], ib[keep]
+        v = (sj.xy[ib] - si.xy[ia]) / dt
+        speed = np.hypot(v[:, 0], v[:, 1])
+        rel = np.hypot(v[:, 0] - self.drift[0], v[:, 1] - self.drift[1])
+        keep = (speed >= self.p.min_speed) & (speed <= self.p.max_speed)
+        keep &= ~(rel < self.p.min_rel_speed)
+        ia, ib, v = ia[keep], ib[keep], v[keep]
+        if ia.size == 0:
+            return []
+        third = np.zeros(ia.size, dtype=bool)
+        n = len(self.m)
+        for k in range(j + 1, min(j + 2 + self.c.max_miss, n)):
+            dtk = float(self.h[k] - self.h[j])
+            if dtk > self.c.max_gap_hours:
+                break
+            if self.trees[k] is None:
                 continue
-            v = (sj.xy[b] - pa) / dt
-            speed = float(np.hypot(*v))
-            if not self.p.min_speed <= speed <= self.p.max_speed:
-                continue
-            if float(np.hypot(*(v - self.drift))) < self.p.min_rel_speed:
-                continue
-            out.append((abs(float(sj.snr[b])), b))
-        return [b for _, b in sorted(out, reverse=True)]
+            pred = sj.xy[ib] + v * dtk
+            d, _ = self.trees[k].query(pred, distance_upper_bound=self.p.link_radius)
+            third |= np.isfinite(d)
+        ia, ib = ia[third], ib[third]
+        order = np.argsort(-(si.snr[ia] + sj.snr[ib]))
+        return [(int(ia[o]), int(ib[o])) for o in order]
 
     def _grow(self, seed: list[tuple[int, int]]) -> list[tuple[int, int]] | None:
         pts = list(seed)
@@ -253,13 +283,17 @@ class _Linker:
     def _predict(
         self, pts: list[tuple[int, int]], t: float, *, forward: bool
     ) -> tuple[float, float]:
+        """Linear least-squares extrapolation from the (up to) 6 nearest points."""
         near = pts[-6:] if forward else pts[:6]
         tt = np.array([self.h[k] for k, _ in near])
         xx = np.array([self.m[k].x[i] for k, i in near])
         yy = np.array([self.m[k].y[i] for k, i in near])
-        fit = fit_track(tt, xx, yy, quadratic=False)
-        x, y = fit.position(t)
-        return float(x), float(y)
+        tm = tt.mean()
+        dtt = tt - tm
+        var = float(np.dot(dtt, dtt))
+        vx = float(np.dot(dtt, xx - xx.mean())) / var if var > 0 else 0.0
+        vy = float(np.dot(dtt, yy - yy.mean())) / var if var > 0 else 0.0
+        return float(xx.mean() + vx * (t - tm)), float(yy.mean() + vy * (t - tm))
 
 
 def stitch_tracks(

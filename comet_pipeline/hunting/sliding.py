@@ -1,0 +1,63 @@
+"""Hunting successive overlapping windows of one detector, as the hourly asset does.
+
+Keeps the frames of the current window and their source lists (each frame is searched once
+however many windows contain it) and folds each window's candidates into the running set,
+so a comet seen by many windows stays one candidate with one id.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime, timedelta
+
+from comet_pipeline.hunting.config import HuntConfig
+from comet_pipeline.hunting.hunter import DEFAULT_CONFIG, hunt, rebuild
+from comet_pipeline.hunting.identity import merge_candidates
+from comet_pipeline.hunting.model import Candidate, HuntFrame
+from comet_pipeline.hunting.sources import SourceList
+
+
+class SlidingHunter:
+    """Frames in time order via :meth:`add`; :meth:`hunt_until` hunts the window ending then.
+
+    ``merge_horizon_hours``: candidates last seen longer ago than this before a window's start
+    are final and no longer compared with new finds.
+    """
+
+    def __init__(
+        self,
+        detector: str,
+        *,
+        config: HuntConfig = DEFAULT_CONFIG,
+        window_hours: float = 6.0,
+        merge_horizon_hours: float = 3.0,
+        existing: list[Candidate] | None = None,
+    ) -> None:
+        self.detector = detector.lower()
+        self.config = config
+        self.window = timedelta(hours=window_hours)
+        self.horizon = timedelta(hours=merge_horizon_hours)
+        self._frames: deque[HuntFrame] = deque()
+        self._cache: dict[str, SourceList] = {}
+        self.candidates: list[Candidate] = list(existing or [])
+
+    def add(self, frame: HuntFrame) -> None:
+        self._frames.append(frame)
+        cutoff = frame.observed_at - self.window - timedelta(minutes=30)
+        while self._frames and self._frames[0].observed_at < cutoff:
+            old = self._frames.popleft()
+            self._cache.pop(old.name, None)
+
+    def hunt_until(self, until: datetime) -> list[Candidate]:
+        """Hunt frames in [until - window, until); returns the candidates created or updated."""
+        start = until - self.window
+        frames = [f for f in self._frames if start <= f.observed_at < until]
+        found = hunt(frames, detector=self.detector, config=self.config, cache=self._cache)
+        limit = start - self.horizon
+        recent = [c for c in self.candidates if c.last_seen >= limit]
+        final = [c for c in self.candidates if c.last_seen < limit]
+        merged, touched = merge_candidates(
+            recent, found, lambda base, dets: rebuild(base, dets, self.config)
+        )
+        self.candidates = final + merged
+        return touched
