@@ -3,48 +3,64 @@
 Everything slow is done at reduced resolution or with ``np.bincount``:
 
 * each calibrated frame is multiplied by (r / 100 px)^2.5 (which makes the steep corona
-  nearly flat) and block-averaged by ``SAMPLE_FACTOR`` into a small *sample* (128x128 for
+  nearly flat) and block-median-filtered by ``SAMPLE_FACTOR`` into a small *sample* (128x128 for
   a 1024 frame), stored beside the frame. Flattening first matters: bilinear interpolation
   of the raw r^-2.5 fall-off overshoots by ~0.3σ next to the occulter, and blocks cut by
-  the occulter edge would average a biased radius;
+  the occulter edge would sit at a biased radius;
 * the background of a frame is the per-pixel median (or a low percentile) of the samples of
-  the last N earlier frames of the same detector, upsampled bilinearly. Block-averaging
-  dilutes stars and comets 64-fold and the median across frames removes what moves, so the
+  the last N earlier frames of the same detector, upsampled bilinearly. The block median
+  ignores stars and comets and the median across frames removes what moves, so the
   background holds only the slowly changing corona;
-* with too few earlier frames, the fallback is a radial model: a clipped mean per radius
+* with too few earlier frames, the fallback is a radial model: the median per radius
   bin around the Sun centre;
-* NRGF then subtracts the per-radius mean and divides by the per-radius robust sigma of the
-  residual, so the field is flat (unit noise) from the occulter to the edge. Its statistics
-  come from a 2x2-strided subsample, which keeps the pixel noise and costs a quarter.
+* NRGF then subtracts the per-radius median and divides by the per-radius robust sigma
+  (inter-quartile range) of the residual, so the field is flat (unit noise) from the
+  occulter to the edge. Its statistics come from a 4x4-strided subsample (one argsort of
+  65k values), which keeps the pixel noise and is robust to stars and saturated bleeds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage
 
-from comet_pipeline.imaging.geometry import Geometry
+from comet_pipeline.imaging.geometry import RADIAL_BIN_PX, STATS_BIN_PX, STATS_STRIDE, Geometry
 
 SAMPLE_FACTOR = 8
+# Per detector: C3 stars drift ~0.5 px per frame, so a star sits in one block for many frames
+# and only an 8x8 block median ignores it; C2 stars drift ~2.5 px per frame (they leave a
+# 4x4 block within two frames) and C2's fine coronal rays near the occulter need 4x4
+# blocks, else they alias into a moire in the background-subtracted frame.
+SAMPLE_FACTORS: dict[str, int] = {"c2": 4, "c3": 8}
 _MIN_VALID = 0.25  # a sample block needs this fraction of valid pixels
 
 
 def downsample(data: np.ndarray, factor: int = SAMPLE_FACTOR) -> np.ndarray:
-    """NaN-aware block mean by ``factor`` (float32). Blocks mostly masked become NaN."""
+    """NaN-aware block *median* by ``factor`` (float32). Blocks mostly masked become NaN.
+
+    A median, not a mean: a star, a cosmic ray or a comet covers a few of a block's 64
+    pixels and must not leak into the background (a mean spreads a bright star over the
+    block, and subtracting it leaves a dark square around the star). Sorting each block's
+    64 values costs ~3 ms for a 1024² frame; NaN sort last, so the median of the valid
+    values is read at positions (n-1)//2 and n//2.
+    """
     ny, nx = data.shape
     if ny % factor or nx % factor:
         raise ValueError(f"shape {data.shape} is not a multiple of {factor}")
-    valid = np.isfinite(data)
-    filled = np.where(valid, data, np.float32(0.0))
-    shape = (ny // factor, factor, nx // factor, factor)
-    total = filled.reshape(shape).sum(axis=(1, 3), dtype=np.float32)
-    count = valid.reshape(shape).sum(axis=(1, 3), dtype=np.float32)
-    out = np.full(total.shape, np.nan, dtype=np.float32)
-    ok = count >= _MIN_VALID * factor * factor
-    out[ok] = total[ok] / count[ok]
-    return out
+    by, bx = ny // factor, nx // factor
+    blocks = data.reshape(by, factor, bx, factor).transpose(0, 2, 1, 3).reshape(by, bx, -1)
+    blocks = np.sort(blocks, axis=-1)
+    n = np.isfinite(blocks).sum(axis=-1)
+    lo = np.maximum(n - 1, 0) // 2
+    hi = n // 2
+    lo_v = np.take_along_axis(blocks, lo[..., None], axis=-1)[..., 0]
+    hi_v = np.take_along_axis(blocks, np.minimum(hi, factor * factor - 1)[..., None], axis=-1)
+    out = (lo_v + hi_v[..., 0]) * np.float32(0.5)
+    out[n < _MIN_VALID * factor * factor] = np.nan
+    return out.astype(np.float32, copy=False)
 
 
 def combine_samples(samples: Sequence[np.ndarray], *, percentile: float = 50.0) -> np.ndarray:
@@ -65,14 +81,30 @@ def combine_samples(samples: Sequence[np.ndarray], *, percentile: float = 50.0) 
 
 
 def fill_nan_nearest(small: np.ndarray) -> np.ndarray:
-    """Replace NaN by the nearest valid value (so upsampling does not spread NaN)."""
+    """Replace NaN by the nearest valid value (so upsampling does not spread NaN).
+
+    The NaN pattern (occulter, pylon, corners) is the same frame after frame, so the
+    nearest-valid indices are cached on it (~3 ms of distance transform saved per frame).
+    """
     bad = ~np.isfinite(small)
     if not bad.any():
         return small
     if bad.all():
         return np.zeros_like(small)
-    idx = ndimage.distance_transform_edt(bad, return_distances=False, return_indices=True)
-    return small[tuple(idx)]
+    idx = _nearest_valid(bad.shape, np.packbits(bad).tobytes())
+    return small.ravel()[idx].reshape(small.shape)
+
+
+@lru_cache(maxsize=8)
+def _nearest_valid(shape: tuple[int, int], packed_bad: bytes) -> np.ndarray:
+    n = shape[0] * shape[1]
+    bad = np.unpackbits(np.frombuffer(packed_bad, np.uint8), count=n).astype(bool)
+    iy, ix = ndimage.distance_transform_edt(
+        bad.reshape(shape), return_distances=False, return_indices=True
+    )
+    flat = (iy * shape[1] + ix).ravel()
+    flat.flags.writeable = False
+    return flat
 
 
 def _interp_index(n_small: int, n_big: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -113,64 +145,64 @@ def rolling_background(
     return flat_bg
 
 
-def _binned_stats(
-    values: np.ndarray, bins: np.ndarray, n_bins: int, *, clip: float = 3.0, passes: int = 1
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sigma-clipped mean and sigma per bin; returns (mean, sigma, count) as float64."""
+def binned_quantiles(
+    values: np.ndarray, bins: np.ndarray, n_bins: int, quantiles: Sequence[float]
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Per-bin quantiles of the finite values (one argsort); returns (quantiles, counts).
+
+    The sort key ``bin + 0.5 + atan(v)/π`` lies in (bin, bin + 1) and grows with ``v``, so one
+    float argsort orders by bin then value: ~3 ms for 65k values, against ~12 ms for lexsort.
+    Bins without values get NaN.
+    """
     ok = np.isfinite(values)
     v = values[ok].astype(np.float64)
     b = bins[ok]
-    keep = np.ones(v.shape, dtype=bool)
-    mean = np.zeros(n_bins)
-    sigma = np.zeros(n_bins)
-    count = np.zeros(n_bins)
-    for i in range(passes + 1):
-        bk, vk = (b, v) if i == 0 else (b[keep], v[keep])
-        count = np.bincount(bk, minlength=n_bins).astype(np.float64)
-        s1 = np.bincount(bk, weights=vk, minlength=n_bins)
-        s2 = np.bincount(bk, weights=vk * vk, minlength=n_bins)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = s1 / count
-            sigma = np.sqrt(np.maximum(s2 / count - mean * mean, 0.0))
-        if i < passes:
-            keep = np.abs(v - mean[b]) <= clip * sigma[b] + 1e-30
-    return mean, sigma, count
+    if v.size == 0:
+        return [np.full(n_bins, np.nan) for _ in quantiles], np.zeros(n_bins)
+    vs = v[np.argsort(b + 0.5 + np.arctan(v) / np.pi)]
+    count = np.bincount(b, minlength=n_bins)
+    start = np.cumsum(count) - count
+    out = []
+    for q in quantiles:
+        idx = np.minimum(start + np.floor(q * np.maximum(count - 1, 0)).astype(np.intp), v.size - 1)
+        out.append(np.where(count > 0, vs[idx], np.nan))
+    return out, count.astype(np.float64)
 
 
-def _fill_profile(profile: np.ndarray, count: np.ndarray, min_count: int) -> np.ndarray:
-    """Interpolate bins with too few samples from their neighbours (radius order)."""
-    good = (count >= min_count) & np.isfinite(profile)
+def radial_profiles(data: np.ndarray, geo: Geometry) -> tuple[np.ndarray, np.ndarray]:
+    """Robust per-radius median and sigma (IQR/1.349) of ``data``, on ``geo.rbin`` bins.
+
+    Measured on every 4th pixel in 8-px rings (robust to stars, planets and saturated
+    bleeds, which a clipped standard deviation is not), then interpolated onto the 2-px
+    bins the per-pixel lookup uses.
+    """
+    st = STATS_STRIDE
+    sub = np.ascontiguousarray(data[::st, ::st]).ravel()
+    (q25, q50, q75), count = binned_quantiles(sub, geo.sbin, geo.n_sbins, (0.25, 0.5, 0.75))
+    sigma = (q75 - q25) / 1.349
+    good = (count >= 12) & np.isfinite(q50)
     if not good.any():
-        return np.zeros_like(profile)
-    x = np.arange(profile.size)
-    return np.interp(x, x[good], profile[good])
+        zeros = np.zeros(geo.n_bins, np.float32)
+        return zeros, zeros + 1
+    centres = (np.flatnonzero(good) + 0.5) * STATS_BIN_PX
+    at = (np.arange(geo.n_bins) + 0.5) * RADIAL_BIN_PX
+    median = np.interp(at, centres, q50[good]).astype(np.float32)
+    sig = np.interp(at, centres, sigma[good]).astype(np.float32)
+    return median, sig
 
 
 def radial_background(data: np.ndarray, geo: Geometry) -> np.ndarray:
-    """Azimuthal clipped-mean profile around the Sun centre, as a full-res image (fallback)."""
-    sub = np.ascontiguousarray(data[::2, ::2]).ravel()
-    mean, _, count = _binned_stats(sub, geo.rbin_sub, geo.n_bins)
-    prof = _fill_profile(mean, count, 8).astype(np.float32)
-    out = prof[geo.rbin]
-    return out
+    """Azimuthal median profile around the Sun centre, as a full-res image (the fallback)."""
+    median, _ = radial_profiles(data, geo)
+    return median[geo.rbin]
 
 
-def nrgf(residual: np.ndarray, geo: Geometry, *, smooth_bins: int = 5) -> np.ndarray:
-    """(residual - radial mean) / radial robust sigma, float32; NaN stays NaN.
-
-    Sigma is sigma-clipped (3σ, one clipping pass) so stars and comets do not inflate it, and
-    lightly smoothed across radius so one noisy bin does not make a ring.
-    """
-    sub = np.ascontiguousarray(residual[::2, ::2]).ravel()
-    mean, sigma, count = _binned_stats(sub, geo.rbin_sub, geo.n_bins)
-    mean = _fill_profile(mean, count, 8)
-    sigma = _fill_profile(sigma, count, 8)
-    if smooth_bins > 1:
-        sigma = ndimage.uniform_filter1d(sigma, smooth_bins, mode="nearest")
+def nrgf(residual: np.ndarray, geo: Geometry) -> np.ndarray:
+    """(residual - radial median) / radial robust sigma, float32; NaN stays NaN."""
+    median, sigma = radial_profiles(residual, geo)
     positive = sigma[sigma > 0]
     floor = float(np.median(positive)) * 1e-3 if positive.size else 1.0
     inv = (1.0 / np.maximum(sigma, floor)).astype(np.float32)
-    mean32 = mean.astype(np.float32)
-    out = residual - mean32[geo.rbin]
+    out = residual - median[geo.rbin]
     out *= inv[geo.rbin]
     return out

@@ -18,7 +18,9 @@ R_SUN_ARCSEC = (
 )
 FLATTEN_POWER = 2.5  # the corona falls roughly as r^-2.5 over both fields of view
 FLATTEN_REF_PX = 100.0
-RADIAL_BIN_PX = 2  # width of a radial statistics bin, in full-resolution pixels
+RADIAL_BIN_PX = 2  # width of a radial bin of the applied profiles, full-resolution pixels
+STATS_BIN_PX = 8  # width of a radial bin where robust statistics are measured
+STATS_STRIDE = 4  # statistics use every 4th pixel in both directions
 _CENTRE_STEP = 0.25
 
 
@@ -33,7 +35,8 @@ class Geometry:
     angle: np.ndarray  # float32, degrees in [0, 360), 0 = +x (west), 90 = +y (north)
     rbin: np.ndarray  # intp, radius // RADIAL_BIN_PX (index for np.bincount)
     n_bins: int
-    rbin_sub: np.ndarray  # rbin[::2, ::2], flattened: for statistics on a subsample
+    sbin: np.ndarray  # (radius // STATS_BIN_PX)[::STATS_STRIDE, ::STATS_STRIDE], flattened
+    n_sbins: int
     flat: np.ndarray  # float32 (r / 100 px)^2.5: multiplies the corona to a nearly flat field
     unflat: np.ndarray  # 1 / flat
 
@@ -60,11 +63,13 @@ def _geometry(shape: tuple[int, int], sun_x: float, sun_y: float) -> Geometry:
     angle %= np.float32(360.0)
     rbin = (radius // RADIAL_BIN_PX).astype(np.intp)
     n_bins = int(rbin.max()) + 1
-    rbin_sub = np.ascontiguousarray(rbin[::2, ::2]).ravel()
+    st = STATS_STRIDE
+    sbin = np.ascontiguousarray((radius[::st, ::st] // STATS_BIN_PX).astype(np.intp)).ravel()
+    n_sbins = int(sbin.max()) + 1
     flat = (np.maximum(radius, np.float32(1.0)) / np.float32(FLATTEN_REF_PX)) ** np.float32(
         FLATTEN_POWER
     )
     unflat = np.float32(1.0) / flat
-    for arr in (radius, angle, rbin, rbin_sub, flat, unflat):
+    for arr in (radius, angle, rbin, sbin, flat, unflat):
         arr.flags.writeable = False
-    return Geometry(shape, sun_x, sun_y, radius, angle, rbin, n_bins, rbin_sub, flat, unflat)
+    return Geometry(shape, sun_x, sun_y, radius, angle, rbin, n_bins, sbin, n_sbins, flat, unflat)

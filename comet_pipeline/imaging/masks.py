@@ -143,12 +143,12 @@ def find_pylon_angle(
     if ring.sum() < 360:
         return None
     vals = coarse[ring].astype(np.float64)
-    rb = ((r_rsun[ring] - lo) / ((hi - lo) / 16)).astype(np.intp)
-    norm = np.empty_like(vals)
-    for b in np.unique(rb):
-        sel = rb == b
-        med = np.median(vals[sel])
-        norm[sel] = vals[sel] / med if med > 0 else np.nan
+    rb = np.minimum(((r_rsun[ring] - lo) / ((hi - lo) / 16)).astype(np.intp), 15)
+    order = np.argsort(rb + 0.5 + np.arctan(vals) / np.pi)  # by radius bin, then value
+    counts = np.bincount(rb, minlength=16)
+    medians = vals[order][np.minimum(np.cumsum(counts) - counts + counts // 2, vals.size - 1)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        norm = vals / np.where(medians > 0, medians, np.nan)[rb]
     nb = 360
     az = (np.degrees(np.arctan2(yy[ring] - sy, xx[ring] - sx)) % 360.0).astype(np.intp) % nb
     ok = np.isfinite(norm)

@@ -11,13 +11,15 @@ animations.
 
 from __future__ import annotations
 
-import os
+import io
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from comet_pipeline.imaging.atomic import atomic_write
 
 FULL_SIZE = 1024
 PREVIEW_SIZE = 512
@@ -26,16 +28,10 @@ COMPRESS_LEVEL = 1
 
 
 def atomic_save(image: Image.Image, path: Path, **params: object) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        image.save(tmp, format=params.pop("format", "PNG"), **params)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    """Save a Pillow image (e.g. an animation) atomically."""
+    buffer = io.BytesIO()
+    image.save(buffer, format=params.pop("format", "PNG"), **params)
+    return atomic_write(path, [buffer.getvalue()])
 
 
 def to_image(display: np.ndarray, size: int = FULL_SIZE) -> Image.Image:
@@ -72,23 +68,10 @@ def encode_grey_png(pixels: np.ndarray) -> bytes:
     )
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
 def write_png(image: Image.Image | np.ndarray, path: Path) -> Path:
     """Write an 'L' image (or a uint8 array) as a grey PNG, atomically."""
     pixels = np.asarray(image, dtype=np.uint8)
-    return atomic_write_bytes(path, encode_grey_png(pixels))
+    return atomic_write(path, [encode_grey_png(pixels)])
 
 
 def write_png_set(

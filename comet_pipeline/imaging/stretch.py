@@ -67,7 +67,7 @@ def display_bgsub(nrgf_frame: np.ndarray) -> np.ndarray:
     flicker: -3σ is black, the background (0σ) dark grey, a 5σ point clearly bright,
     and the asinh keeps bright stars from saturating a wide area.
     """
-    return asinh_stretch(nrgf_frame, -3.0, 40.0, softening=0.08)
+    return asinh_stretch(nrgf_frame, -3.0, 25.0, softening=0.1)
 
 
 def display_difference(normalised_difference: np.ndarray) -> np.ndarray:

@@ -89,13 +89,17 @@ def test_nrgf_flattens_mean_and_sigma():
         assert 0.93 < np.std(v) < 1.07
 
 
-def test_downsample_nan_aware_and_upsample_matches_zoom():
+def test_downsample_nan_aware_median_and_upsample_matches_zoom():
     a = np.arange(64, dtype=np.float32).reshape(8, 8)
     a[0:4, 0:4] = np.nan
     a[4, 4] = np.nan
+    a[0:3, 4:8] = np.nan  # 4 of 16 valid: still enough (>= 25%)
+    a[7, 0] = 1e6  # a "star": ignored by the median
     s = bg.downsample(a, 4)
     assert np.isnan(s[0, 0])
-    assert s[1, 1] == np.float32(np.nanmean(a[4:8, 4:8]))
+    assert s[1, 1] == np.float32(np.nanmedian(a[4:8, 4:8]))
+    assert s[0, 1] == np.float32(np.nanmedian(a[0:4, 4:8]))
+    assert s[1, 0] == np.float32(np.median(a[4:8, 0:4])) and s[1, 0] < 100
     small = np.random.default_rng(0).random((16, 16)).astype(np.float32)
     up = bg.upsample(small, (128, 128))
     ref = ndimage.zoom(small, 8, order=1, mode="nearest", grid_mode=True, prefilter=False)

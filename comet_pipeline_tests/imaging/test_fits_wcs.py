@@ -29,6 +29,10 @@ def _write(tmp_path, roll):
 def test_wcs_sun_centre_and_plate_scale_read_back(tmp_path):
     info, path, data = _write(tmp_path, 0.0)
     back, header = read_fits_float32(path)
+    with fits.open(path) as hdul:
+        hdul.verify("exception")  # a standard-conforming file
+        assert len(hdul) == 1 and hdul[0].header["BITPIX"] == -32
+    assert path.stat().st_size % 2880 == 0
     assert np.array_equal(back, data) and back.dtype == np.float32
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a clean, valid WCS: no FITSFixedWarning

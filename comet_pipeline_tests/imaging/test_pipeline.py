@@ -179,7 +179,7 @@ def test_sample_rebuilt_when_missing(tmp_path):
         sample_path_for(h.calibrated_path).unlink()
     out, _ = _process(FrameProcessor(tmp_path, min_history=2), run, 2, hist)
     assert out.background_kind == "rolling" and out.background_frames == 2
-    rebuilt = FrameProcessor(tmp_path)._sample(hist[0], _geo(run))
+    rebuilt = FrameProcessor(tmp_path)._sample(hist[0], _geo(run), 8)
     np.testing.assert_allclose(rebuilt, kept, rtol=1e-5, equal_nan=True)
 
 

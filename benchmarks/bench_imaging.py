@@ -1,0 +1,120 @@
+"""Frame science speed and memory on the simulated archive's level-0.5 frames.
+
+* ``<det>_ms_per_frame_median``: median wall time of ``FrameProcessor.process`` (ALL
+  products: calibrated FITS, sample, bg-subtracted FITS, difference FITS, 1024/512/256
+  PNGs, difference PNG, stats) over a run of consecutive 1024² frames with a full
+  background history, in one process. Raw FITS are rendered and parsed beforehand (the
+  ingest service's work, not timed). Target: <= 100 ms. Measured twice: products written
+  to the disk (``tempfile``, ext4 here) and to ``/dev/shm`` (tmpfs) when it exists, which
+  separates the computing from this machine's write speed (~12 MB of products per frame).
+* ``day_*``: one whole simulated day of one detector (~105 synoptic frames) processed in
+  one process; ``day_peak_traced_mb`` is the tracemalloc peak (numpy buffers included) and
+  ``day_rss_delta_mb`` the growth of the process's max RSS. Target: < 500 MB.
+
+Timings are noisy: 2 shared cores, other work running.
+"""
+
+from __future__ import annotations
+
+import io
+import resource
+import shutil
+import statistics
+import tempfile
+import time
+import tracemalloc
+from datetime import date
+from pathlib import Path
+
+from astropy.io import fits
+
+from comet_pipeline.archive.fits_header import helioprojective_wcs, parse_fits_header
+from comet_pipeline.archive.sim.archive import SimArchive
+from comet_pipeline.archive.sim.config import SimConfig
+from comet_pipeline.domain.models import Detector
+from comet_pipeline.imaging.pipeline import FrameProcessor, PriorFrame
+
+DAY = date(2025, 1, 3)
+RUN_FRAMES = 24  # frames per detector for the timing run (the first 10 fill the history)
+WARM = 10
+SHM = Path("/dev/shm")
+
+
+def _synoptic(archive: SimArchive, day: date, det: Detector):
+    obs = [o for o in archive.observations(day, det) if o.synoptic and not o.duplicate_of]
+    return sorted(obs, key=lambda o: o.observed_at)
+
+
+def _load(archive: SimArchive, obs):
+    with fits.open(io.BytesIO(archive.render(obs)), memmap=False) as hdul:
+        raw, header = hdul[0].data, hdul[0].header.copy()
+    info = parse_fits_header(header)
+    return raw, header, info, helioprojective_wcs(info)
+
+
+def _timing_run(archive: SimArchive, det: Detector, root: Path) -> list[float]:
+    frames = [(o, *_load(archive, o)) for o in _synoptic(archive, DAY, det)[:RUN_FRAMES]]
+    proc = FrameProcessor(root)
+    history: list[PriorFrame] = []
+    times = []
+    for obs, raw, header, info, wcs in frames:
+        start = time.perf_counter()
+        out = proc.process(raw, header, info, wcs, name=obs.name, history=list(history))
+        times.append((time.perf_counter() - start) * 1000.0)
+        history.append(PriorFrame(obs.name, info.observed_at, out.calibrated_path))
+    return times[WARM:]
+
+
+def _day_run(archive: SimArchive, det: Detector, root: Path) -> dict:
+    obs_list = _synoptic(archive, DAY, det)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()
+    proc = FrameProcessor(root)
+    history: list[PriorFrame] = []
+    start = time.perf_counter()
+    for obs in obs_list:
+        raw, header, info, wcs = _load(archive, obs)
+        out = proc.process(raw, header, info, wcs, name=obs.name, history=history[-12:])
+        history.append(PriorFrame(obs.name, info.observed_at, out.calibrated_path))
+    elapsed = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    n_bytes = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    return {
+        "day_frames": len(obs_list),
+        "day_seconds_incl_sim_render": round(elapsed, 1),
+        "day_peak_traced_mb": round(peak / 2**20, 1),
+        "day_rss_delta_mb": round((rss1 - rss0) / 1024, 1),
+        "day_output_mb": round(n_bytes / 2**20, 1),
+    }
+
+
+def run() -> dict:
+    archive = SimArchive(SimConfig(seed=0))
+    figures: dict[str, object] = {"day": DAY.isoformat()}
+    tmp = Path(tempfile.mkdtemp(prefix="bench_imaging_"))
+    shm = Path(tempfile.mkdtemp(prefix="bench_imaging_", dir="/dev/shm")) if SHM.is_dir() else None
+    try:
+        for det in (Detector.C2, Detector.C3):
+            times = _timing_run(archive, det, tmp / f"timing_{det.value}")
+            figures[f"{det.value}_ms_per_frame_median"] = round(statistics.median(times), 1)
+            figures[f"{det.value}_ms_per_frame_min"] = round(min(times), 1)
+            figures[f"{det.value}_frames_timed"] = len(times)
+            if shm is not None:
+                times = _timing_run(archive, det, shm / f"timing_{det.value}")
+                figures[f"{det.value}_ms_per_frame_median_tmpfs"] = round(
+                    statistics.median(times), 1
+                )
+        figures.update(_day_run(archive, Detector.C3, tmp / "day"))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if shm is not None:
+            shutil.rmtree(shm, ignore_errors=True)
+    return figures
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(), indent=2))
