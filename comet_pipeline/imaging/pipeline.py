@@ -260,12 +260,14 @@ class FrameProcessor:
                 kind, n_used = "radial", 0
                 bg_step = "background: radial median model (too few earlier frames)"
             residual = cal - background
+            residual -= bg.local_background(residual, geo)
             bgsub = bg.nrgf(residual, geo)
             bg_cards = with_cards(
                 cal_cards,
                 bunit="sigma",
                 history=[
                     f"comet_pipeline imaging: {bg_step}",
+                    "comet_pipeline imaging: minus a 16-px block median of the residual",
                     "comet_pipeline imaging: NRGF: minus radial median, divided by radial"
                     " robust sigma (IQR/1.349); unit: local noise sigma",
                 ],

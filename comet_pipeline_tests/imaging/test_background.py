@@ -54,6 +54,27 @@ def test_rolling_background_leaves_noise_and_keeps_moving_source():
         assert abs(np.median(vals_ring)) < 0.25, (r0, np.median(vals_ring))
     kept = residual[int(round(y)), int(round(x))]
     assert kept >= 0.8 * peak, kept
+    # the large-scale (16-px block median) removal keeps the point source and the noise
+    flat = residual - bg.local_background(residual, geo)
+    assert flat[int(round(y)), int(round(x))] >= 0.8 * peak
+    v = (flat / noise)[far & ~mask]
+    v = v[np.isfinite(v)]
+    assert abs(np.median(v)) < 0.1
+    assert 0.9 < 1.4826 * np.median(np.abs(v - np.median(v))) < 1.15
+
+
+def test_local_background_removes_large_scale_residual():
+    info = synth.info_for(Detector.C3)
+    geo = geometry((N, N), info.sun_x, info.sun_y)
+    rng = np.random.default_rng(11)
+    yy, xx = np.mgrid[0:N, 0:N].astype(np.float32)
+    blob = 3.0 * np.exp(-((xx - 300) ** 2 + (yy - 700) ** 2) / (2 * 60.0**2))  # a 60-px CME
+    data = (blob + rng.normal(size=(N, N))).astype(np.float32)
+    data += synth.point((N, N), 310.0, 690.0, 8.0, 1.2)  # a comet inside it
+    out = data - bg.local_background(data, geo)
+    assert abs(float(np.mean(out[640:760, 240:360]))) < 0.1  # the blob is gone
+    without_blob = data[690, 310] - blob[690, 310]  # comet peak + this pixel's noise
+    assert out[690, 310] >= without_blob - 0.2 * 8.0  # the comet keeps >= 80% of its peak
 
 
 def test_radial_fallback_flat_for_symmetric_corona():
