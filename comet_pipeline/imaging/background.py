@@ -11,8 +11,11 @@ Everything slow is done at reduced resolution or with ``np.bincount``:
   the last N earlier frames of the same detector, upsampled bilinearly. The block median
   ignores stars and comets and the median across frames removes what moves, so the
   background holds only the slowly changing corona;
-* with too few earlier frames, the fallback is a radial model: the median per radius
-  bin around the Sun centre;
+* with too few earlier frames, the fallback is the frame's own sample (its block median,
+  which removes streamers and wide rays but not stars or comets) or, on request, a radial
+  model (the median per radius bin around the Sun centre);
+* a 16-px block median of the residual is subtracted (:func:`local_background`), which
+  removes what the lagging rolling median leaves of evolving streamers and CMEs;
 * NRGF then subtracts the per-radius median and divides by the per-radius robust sigma
   (inter-quartile range) of the residual, so the field is flat (unit noise) from the
   occulter to the edge. Its statistics come from a 4x4-strided subsample (one argsort of

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-# The LASCO camera digitises to 14 bits; a stored value at or above this is saturated.
+# The LASCO camera digitises to 14 bits: an unbinned stored value at or above this is
+# saturated (a binned pixel sums binning**2 readings; the processor scales the level). The
+# simulated archive clips at the int16 limit instead, so its brightest stars count here.
 SATURATION_DN = 16383.0
 
 

@@ -72,7 +72,7 @@ class ProcessedFrame:
     difference_png_path: Path | None
     sample_path: Path
     stats: FrameStats
-    background_kind: str  # "rolling" (median of earlier frames) or "radial" (fallback)
+    background_kind: str  # "rolling" (median of earlier frames), "self" or "radial" (fallbacks)
     background_frames: int  # earlier frames the rolling background used (0 for radial)
 
 
@@ -123,7 +123,13 @@ class FrameProcessor:
     ``history``: how many earlier frames the rolling background uses (median);
     ``min_history``: fewer earlier frames than this -> radial background;
     ``max_gap``: no running difference across a longer gap;
-    ``background_window``: earlier frames older than this are not used for the background.
+    ``background_window``: earlier frames older than this are not used for the background;
+    ``fallback``: the background with too few earlier frames: ``"self"`` (default), the
+    frame's own block median (the same reduced-resolution sample the rolling background
+    uses: it removes streamers and wide rays and, being a median of 64 pixels, not stars or
+    comets), or ``"radial"``, the azimuthal median profile. On simulated frames the radial
+    model leaves every streamer and ray in the image (and the 16-px residual removal then
+    draws blocks along them), hence the default.
     """
 
     def __init__(
@@ -135,7 +141,11 @@ class FrameProcessor:
         max_gap: timedelta = timedelta(minutes=40),
         background_window: timedelta = timedelta(hours=6),
         saturation_dn: float = SATURATION_DN,
+        fallback: str = "self",
     ) -> None:
+        if fallback not in ("self", "radial"):
+            raise ValueError(f"fallback must be 'self' or 'radial', not {fallback!r}")
+        self.fallback = fallback
         self.out_root = Path(out_root)
         self.history = history
         self.min_history = min_history
@@ -255,10 +265,14 @@ class FrameProcessor:
                 background = bg.rolling_background(samples, geo)
                 kind, n_used = "rolling", len(samples)
                 bg_step = f"background: median of {n_used} earlier frames at 1/{factor} res"
-            else:
+            elif self.fallback == "radial":
                 background = bg.radial_background(cal, geo)
                 kind, n_used = "radial", 0
                 bg_step = "background: radial median model (too few earlier frames)"
+            else:
+                background = bg.rolling_background([sample], geo)
+                kind, n_used = "self", 0
+                bg_step = f"background: this frame's 1/{factor} block median (too few earlier)"
             residual = cal - background
             residual -= bg.local_background(residual, geo)
             bgsub = bg.nrgf(residual, geo)
@@ -308,7 +322,11 @@ class FrameProcessor:
 
             # 5. stats
             stats = frame_stats(
-                cal, bad_or_dead, raw, missing_blocks=n_blocks, saturation_dn=self.saturation_dn
+                cal,
+                bad_or_dead,
+                raw,
+                missing_blocks=n_blocks,
+                saturation_dn=self.saturation_dn * info.binning**2,
             )
             for job in jobs:
                 job.result()  # re-raise a failed write here

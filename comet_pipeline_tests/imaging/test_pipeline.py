@@ -81,7 +81,7 @@ def test_layout_kinds_and_difference(sequence):
     assert first.calibrated_path == root / "c3" / "20240101" / "30000000.cal.fits"
     assert first.sample_path == sample_path_for(first.calibrated_path)
     assert first.difference_path is None and first.difference_png_path is None
-    assert first.background_kind == "radial"
+    assert first.background_kind == "self"
     assert outs[3].background_kind == "rolling" and outs[3].background_frames == 3
     assert last.difference_path.name == "30000004.diff.fits"
     for p in _products(last):
@@ -154,6 +154,17 @@ def test_reprocessing_gives_identical_bytes(sequence, tmp_path):
         assert _digest(_products(out)) == before
 
 
+def test_radial_fallback_selectable(tmp_path):
+    run = Run(seed=5)
+    out, _ = _process(FrameProcessor(tmp_path, fallback="radial"), run, 0, [])
+    assert out.background_kind == "radial" and out.background_frames == 0
+    bgsub = fits.getdata(out.background_path)
+    x, y = 650, 300
+    assert bgsub[y, x] > 10  # the source survives the radial model too
+    with pytest.raises(ValueError):
+        FrameProcessor(tmp_path, fallback="nothing")
+
+
 def test_no_difference_across_long_gap_and_stale_one_removed(tmp_path):
     run = Run(seed=3)
     proc = FrameProcessor(tmp_path, max_gap=timedelta(minutes=40))
@@ -199,3 +210,21 @@ def test_pylon_found_in_data_not_model(sequence):
     history = " ".join(str(fits.getheader(outs[0].calibrated_path)["HISTORY"]).split())
     measured = float(history.split("pylon at ")[1].split(" deg (measured)")[0])
     assert abs(measured - 229.0) < 0.6
+
+
+def test_load_display_array_matches_pngs(sequence):
+    from comet_pipeline.imaging.display import load_display_array
+
+    _, _, _, outs = sequence
+    last = outs[-1]
+    png = load_display_array(last.png_path)
+    assert png.dtype == np.uint8 and png.shape == (1024, 1024)
+    assert np.array_equal(load_display_array(last.background_path), png)
+    assert np.array_equal(load_display_array(last.difference_path), _png(last.difference_png_path))
+    cal = load_display_array(last.calibrated_path)
+    assert cal.shape == (1024, 1024) and cal[0, 0] == 128  # corner out of field: grey
+
+
+def _png(path):
+    with Image.open(path) as im:
+        return np.asarray(im)
