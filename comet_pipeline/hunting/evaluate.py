@@ -78,6 +78,7 @@ class EvaluationReport:
     day_results: list[DayResult]
     false_candidates: list[Candidate]
     candidates: list[Candidate]
+    duplicates: int  # extra candidates matching a comet that already has its best one
     n_frames: int
     ms_hunt_per_frame: float
     ms_process_per_frame: float
@@ -122,6 +123,7 @@ class EvaluationReport:
             "false_per_detector_day": round(self.false_per_detector_day, 3),
             "max_false_in_a_detector_day": self.max_false_in_a_day,
             "days_top_candidate_true": f"{top}/{judged}",
+            "duplicate_candidates": self.duplicates,
             "ranks": sorted(r for c in self.comets for r in c.ranks.values()),
             "frames": self.n_frames,
             "ms_hunt_per_frame": round(self.ms_hunt_per_frame, 1),
@@ -309,6 +311,7 @@ def evaluate(
         day_results=report[1],
         false_candidates=report[2],
         candidates=all_candidates,
+        duplicates=report[3],
         n_frames=n_frames,
         ms_hunt_per_frame=1000 * t_hunt / nf,
         ms_process_per_frame=1000 * t_process / nf,
@@ -389,7 +392,9 @@ def _score(truth, candidates: list[Candidate], detectors, t_start: datetime, day
             day_results.append(
                 DayResult(det, d, len(lst), n_false, len(present), len(found_today), top)
             )
-    return comets, day_results, false
+    best_ids = {hit[0].id for hit in best.values()}
+    duplicates = len(true_ids - best_ids)
+    return comets, day_results, false, duplicates
 
 
 def format_report(report: EvaluationReport) -> str:
@@ -414,6 +419,7 @@ def format_report(report: EvaluationReport) -> str:
         f"detector-days = {r.false_per_detector_day:.2f} per detector-day "
         f"(max {r.max_false_in_a_day} in one)",
         f"  detector-days whose top candidate is a true comet: {top}/{judged}",
+        f"  duplicate candidates (a found comet split in two): {r.duplicates}",
         "",
         f"  {'comet':<24}{'det':>4}{'peakSNR':>8}{'frames':>7}{'found':>6}{'err px':>7}"
         f"{'matched':>8}  ranks by day",

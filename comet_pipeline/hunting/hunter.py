@@ -7,8 +7,8 @@ asset and the evaluation harness both call this, with the same result.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -19,9 +19,26 @@ from comet_pipeline.hunting.model import Candidate, Detection, HuntFrame
 from comet_pipeline.hunting.report import report_text
 from comet_pipeline.hunting.scoring import score, track_features
 from comet_pipeline.hunting.sources import SourceList, detect_sources
-from comet_pipeline.hunting.tracking import Track, link_tracks, stitch_tracks
+from comet_pipeline.hunting.tracking import Track, link_tracks, star_masks, stitch_tracks
 
 DEFAULT_CONFIG = HuntConfig()  # frozen, so safe to share as a default
+
+
+@dataclass
+class HuntCache:
+    """What overlapping windows can share: each frame's sources and settled star masks.
+
+    A star mask is reused only when the frame's neighbourhood (the frames within the star
+    window) and the drift (to 0.2 px/h) are unchanged, so windows agree with a fresh hunt.
+    """
+
+    sources: dict[str, SourceList] = field(default_factory=dict)
+    stars: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
+
+    def forget(self, name: str) -> None:
+        self.sources.pop(name, None)
+        for key in [k for k in self.stars if k[0] == name]:
+            del self.stars[key]
 
 
 def frame_sources(frame: HuntFrame, config: HuntConfig) -> SourceList:
@@ -113,12 +130,12 @@ def hunt(
     *,
     detector: str,
     config: HuntConfig = DEFAULT_CONFIG,
-    cache: MutableMapping[str, SourceList] | None = None,
+    cache: HuntCache | None = None,
 ) -> list[Candidate]:
     """Ranked comet candidates (best first) in a window of frames of one detector.
 
-    ``cache`` (optional, keyed by frame name) holds source lists between overlapping windows
-    so each frame is searched once. Candidates below ``config.min_score`` are dropped.
+    ``cache`` (optional) keeps source lists and settled star masks between overlapping
+    windows, so each frame is searched once. Candidates below ``config.min_score`` are dropped.
     """
     detector = str(detector).lower()
     uniq = {f.name: f for f in frames}
@@ -127,17 +144,18 @@ def hunt(
         return []
     sources = []
     for fr in ordered:
-        s = cache.get(fr.name) if cache is not None else None
+        s = cache.sources.get(fr.name) if cache is not None else None
         if s is None:
             s = frame_sources(fr, config)
             if cache is not None:
-                cache[fr.name] = s
+                cache.sources[fr.name] = s
         sources.append(s)
     times = [f.observed_at for f in ordered]
     hours = hours_since(times)
     params = config.params(detector)
     drift = estimate_drift(sources, times, max_rate=params.max_drift_rate)
-    tracks = link_tracks(sources, hours, drift, params, config)
+    stars = _star_masks(ordered, sources, hours, drift, config, cache)
+    tracks = link_tracks(sources, hours, drift, params, config, stars=stars)
     tracks = stitch_tracks(
         tracks,
         max_gap_hours=config.stitch_gap_hours,
@@ -167,3 +185,30 @@ def hunt(
     out = [replace(c) for c in merged if c.score >= config.min_score]
     out.sort(key=lambda c: -c.score)
     return out
+
+
+def _star_masks(
+    ordered: Sequence[HuntFrame],
+    sources: Sequence[SourceList],
+    hours: np.ndarray,
+    drift: tuple[float, float],
+    config: HuntConfig,
+    cache: HuntCache | None,
+) -> list[np.ndarray]:
+    """:func:`star_masks`, reusing a frame's mask when its neighbourhood and drift repeat."""
+    w = config.star_window_hours
+    dkey = tuple(round(v / 0.2) if np.isfinite(v) else None for v in drift)
+    keys = []
+    for i, fr in enumerate(ordered):
+        neigh = tuple(
+            ordered[j].name for j in range(len(ordered)) if j != i and abs(hours[j] - hours[i]) <= w
+        )
+        keys.append((fr.name, neigh, dkey))
+    known = [cache.stars.get(k) if cache is not None else None for k in keys]
+    masks = star_masks(
+        sources, hours, drift, radius=config.star_radius, window_hours=w, known=known
+    )
+    if cache is not None:
+        for k, m in zip(keys, masks, strict=True):
+            cache.stars[k] = m
+    return masks

@@ -14,7 +14,7 @@ from datetime import datetime
 import numpy as np
 
 from comet_pipeline.hunting.model import Candidate, Detection
-from comet_pipeline.hunting.tracking import fit_track
+from comet_pipeline.hunting.tracking import path_continues
 
 
 def candidate_id(detector: str, first_seen: datetime, x: float, y: float) -> str:
@@ -33,15 +33,13 @@ def same_object(
     b: Candidate,
     *,
     radius: float = 3.0,
-    radius_per_hour: float = 1.0,
     max_gap_hours: float = 3.0,
 ) -> bool:
     """True when ``a`` and ``b`` are the same comet (same detector, consistent positions).
 
     Shared frames: the positions must agree within ``radius`` in at least two of them (or in
-    all shared frames if only one). Disjoint: each one's linear path, extrapolated across a gap
-    of at most ``max_gap_hours``, must pass within ``radius + radius_per_hour * gap`` of the
-    other's nearest points.
+    all shared frames if only one). Disjoint: one must continue the other across a gap of at
+    most ``max_gap_hours`` (:func:`~comet_pipeline.hunting.tracking.path_continues`).
     """
     if a.detector.lower() != b.detector.lower():
         return False
@@ -52,26 +50,21 @@ def same_object(
         return close >= min(2, len(shared)) and close >= 0.5 * len(shared)
     first, second = (a, b) if a.first_seen <= b.first_seen else (b, a)
     gap = (second.first_seen - first.last_seen).total_seconds() / 3600.0
-    if gap < 0:  # interleaved frames without shared names: compare at the other's times
-        gap = 0.0
     if gap > max_gap_hours:
         return False
-    t0 = first.first_seen
-    tol = radius + radius_per_hour * gap
-    return _predicts(first.detections[-6:], second.detections[:3], t0, tol) and _predicts(
-        second.detections[:6], first.detections[-3:], t0, tol
-    )
-
-
-def _predicts(src: Sequence[Detection], dst: Sequence[Detection], t0: datetime, tol: float) -> bool:
-    if len(src) < 2 or not dst:
+    if gap < 0:  # interleaved in time without shared frames: not the same track
         return False
-    ts = _hours([d.observed_at for d in src], t0)
-    fit = fit_track(ts, np.array([d.x for d in src]), np.array([d.y for d in src]), quadratic=False)
-    td = _hours([d.observed_at for d in dst], t0)
-    px, py = fit.position(td)
-    err = np.hypot(px - np.array([d.x for d in dst]), py - np.array([d.y for d in dst]))
-    return bool(np.all(err <= tol))
+    t0 = first.first_seen
+    fa, fb = first.detections, second.detections
+    return path_continues(
+        _hours([d.observed_at for d in fa], t0),
+        np.array([d.x for d in fa]),
+        np.array([d.y for d in fa]),
+        _hours([d.observed_at for d in fb], t0),
+        np.array([d.x for d in fb]),
+        np.array([d.y for d in fb]),
+        radius=radius,
+    )
 
 
 def union_detections(old: Sequence[Detection], new: Sequence[Detection]) -> list[Detection]:

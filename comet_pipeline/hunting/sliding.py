@@ -8,13 +8,31 @@ so a comet seen by many windows stays one candidate with one id.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from comet_pipeline.hunting.config import HuntConfig
-from comet_pipeline.hunting.hunter import DEFAULT_CONFIG, hunt, rebuild
+from comet_pipeline.hunting.hunter import DEFAULT_CONFIG, HuntCache, hunt, rebuild
 from comet_pipeline.hunting.identity import merge_candidates
 from comet_pipeline.hunting.model import Candidate, HuntFrame
-from comet_pipeline.hunting.sources import SourceList
+
+
+def hunt_and_merge(
+    frames: Sequence[HuntFrame],
+    *,
+    detector: str,
+    existing: Sequence[Candidate] = (),
+    config: HuntConfig = DEFAULT_CONFIG,
+    cache: HuntCache | None = None,
+) -> tuple[list[Candidate], list[Candidate]]:
+    """Hunt one window and fold the finds into ``existing`` (stable ids).
+
+    Returns (all candidates, the ones this window created or updated: what to write back).
+    This is the whole job of the hourly asset, given the window's frames and the recent
+    candidates of the detector from the store.
+    """
+    found = hunt(frames, detector=detector, config=config, cache=cache)
+    return merge_candidates(existing, found, lambda base, dets: rebuild(base, dets, config))
 
 
 class SlidingHunter:
@@ -38,7 +56,7 @@ class SlidingHunter:
         self.window = timedelta(hours=window_hours)
         self.horizon = timedelta(hours=merge_horizon_hours)
         self._frames: deque[HuntFrame] = deque()
-        self._cache: dict[str, SourceList] = {}
+        self._cache = HuntCache()
         self.candidates: list[Candidate] = list(existing or [])
 
     def add(self, frame: HuntFrame) -> None:
@@ -46,18 +64,17 @@ class SlidingHunter:
         cutoff = frame.observed_at - self.window - timedelta(minutes=30)
         while self._frames and self._frames[0].observed_at < cutoff:
             old = self._frames.popleft()
-            self._cache.pop(old.name, None)
+            self._cache.forget(old.name)
 
     def hunt_until(self, until: datetime) -> list[Candidate]:
         """Hunt frames in [until - window, until); returns the candidates created or updated."""
         start = until - self.window
         frames = [f for f in self._frames if start <= f.observed_at < until]
-        found = hunt(frames, detector=self.detector, config=self.config, cache=self._cache)
         limit = start - self.horizon
         recent = [c for c in self.candidates if c.last_seen >= limit]
         final = [c for c in self.candidates if c.last_seen < limit]
-        merged, touched = merge_candidates(
-            recent, found, lambda base, dets: rebuild(base, dets, self.config)
+        merged, touched = hunt_and_merge(
+            frames, detector=self.detector, existing=recent, config=self.config, cache=self._cache
         )
         self.candidates = final + merged
         return touched

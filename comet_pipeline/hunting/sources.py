@@ -52,14 +52,15 @@ class SourceList:
 
 @dataclass(frozen=True)
 class SourceMaps:
-    """The matched-filter image and its noise: kept only when a caller asks (forced photometry)."""
+    """The matched-filter image and its local level and noise (tile grids), kept on request."""
 
-    filtered: np.ndarray  # float32, NaN where the PSF footprint is not fully valid
-    noise_tiles: np.ndarray  # robust sigma of ``filtered`` per tile
+    filtered: np.ndarray  # float32, NaN on masked pixels
+    level_tiles: np.ndarray  # robust local level (median) of ``filtered`` per tile
+    noise_tiles: np.ndarray  # robust sigma (MAD) of ``filtered`` per tile
     tile: int
 
     def snr_at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Matched-filter SNR at (sub)pixel positions, NaN outside or on masked pixels."""
+        """Matched-filter SNR above the local level at pixel positions (NaN outside/masked)."""
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
         h, w = self.filtered.shape
@@ -68,16 +69,21 @@ class SourceMaps:
         iy = np.rint(y).astype(int)
         inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
         if inside.any():
-            sig = _noise_at(self.noise_tiles, self.tile, x[inside], y[inside])
-            out[inside] = self.filtered[iy[inside], ix[inside]] / sig
+            lev = _grid_at(self.level_tiles, self.tile, x[inside], y[inside])
+            sig = _grid_at(self.noise_tiles, self.tile, x[inside], y[inside])
+            out[inside] = (self.filtered[iy[inside], ix[inside]] - lev) / sig
         return out
 
 
-def tile_noise(filtered: np.ndarray, tile: int = 64, stride: int = 2) -> np.ndarray:
-    """Robust sigma (MAD) of ``filtered`` per ``tile`` x ``tile`` block, subsampled by ``stride``.
+def tile_stats(
+    filtered: np.ndarray, tile: int = 32, stride: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Robust level (median) and sigma (MAD) of ``filtered`` per ``tile`` x ``tile`` block.
 
-    Sorting a (tiles, samples) array once is far cheaper than per-tile ``nanmedian``; tiles with
-    too few valid samples borrow the median of the others.
+    Subsampled by ``stride``. Sorting a (tiles, samples) array once is far cheaper than
+    per-tile ``nanmedian``; tiles with too few valid samples borrow from the others. The level
+    matters where the background subtraction left a broad plateau (a streamer that changed,
+    a CME that passed): a comet on it is a local peak, not an absolute one.
     """
     h, w = filtered.shape
     th, tw = -(-h // tile), -(-w // tile)
@@ -98,13 +104,14 @@ def tile_noise(filtered: np.ndarray, tile: int = 64, stride: int = 2) -> np.ndar
     if not np.isfinite(fill) or fill <= 0:
         fill = 1.0
     mad = np.where(good & (mad > 0), mad, fill)
-    return mad.reshape(th, tw).astype(np.float64)
+    med = np.where(good, med, 0.0)
+    return med.reshape(th, tw).astype(np.float64), mad.reshape(th, tw).astype(np.float64)
 
 
-def _noise_at(noise_tiles: np.ndarray, tile: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Bilinear interpolation of the tile noise grid at pixel positions (tile centres as nodes)."""
+def _grid_at(grid: np.ndarray, tile: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bilinear interpolation of a tile grid at pixel positions (tile centres as nodes)."""
     coords = np.vstack([(y + 0.5) / tile - 0.5, (x + 0.5) / tile - 0.5])
-    return ndimage.map_coordinates(noise_tiles, coords, order=1, mode="nearest")
+    return ndimage.map_coordinates(grid, coords, order=1, mode="nearest")
 
 
 def _subpixel(f: np.ndarray, iy: np.ndarray, ix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -161,39 +168,41 @@ def detect_sources(
 
     num = ndimage.gaussian_filter(img0, psf_sigma, mode="constant", truncate=2.5)
     filtered = np.where(valid, num, np.float32(np.nan))
-    noise_tiles = tile_noise(filtered, tile=tile)
+    level_tiles, noise_tiles = tile_stats(filtered, tile=tile)
     if noise_floor > 0:
         noise_tiles = np.maximum(noise_tiles, noise_floor * float(np.median(noise_tiles)))
-    maps = SourceMaps(filtered, noise_tiles, tile)
+    maps = SourceMaps(filtered, level_tiles, noise_tiles, tile)
 
-    # Candidate pixels first (cheap blockwise threshold against the quietest neighbouring
-    # tile, a lower bound of the interpolated noise), then the 3x3
-    # local-maximum and edge tests only there: full-frame maximum/uniform filters cost more
-    # than the whole rest of the detector.
-    iy, ix = np.nonzero(valid & (num > _tile_floor(noise_tiles, tile, threshold, num.shape)))
+    # Candidate pixels first (a blockwise threshold that is a lower bound of the interpolated
+    # one), then the 3x3 local-maximum and edge tests only there: full-frame maximum/uniform
+    # filters cost more than the whole rest of the detector.
+    floor = _tile_floor(level_tiles + threshold * noise_tiles, tile, num.shape)
+    iy, ix = np.nonzero(valid & (num > floor))
     iy, ix = _local_maxima(num, valid, iy, ix)
-    f = num[iy, ix].astype(np.float64)
-    sig = _noise_at(noise_tiles, tile, ix.astype(float), iy.astype(float))
+    lev = _grid_at(level_tiles, tile, ix.astype(float), iy.astype(float))
+    sig = _grid_at(noise_tiles, tile, ix.astype(float), iy.astype(float))
+    f = num[iy, ix].astype(np.float64) - lev  # response above the local level
     snr = f / sig
     keep = snr >= threshold
     if edge_margin > 0:
         keep[keep] = _box_all_valid(valid, iy[keep], ix[keep], edge_margin)
-    iy, ix, f, sig, snr = iy[keep], ix[keep], f[keep], sig[keep], snr[keep]
+    iy, ix, f, lev, snr = iy[keep], ix[keep], f[keep], lev[keep], snr[keep]
     if iy.size == 0:
         return (SourceList.empty(), maps) if return_maps else SourceList.empty()
 
     with np.errstate(invalid="ignore", divide="ignore"):
-        sharp = img0[iy, ix].astype(np.float64) / f
+        sharp = (img0[iy, ix].astype(np.float64) - lev) / f
     keep = (sharp <= max_sharpness) & (sharp >= min_sharpness)
     if min_roundness > 0:
         keep &= _roundness(num, iy, ix) >= min_roundness
     if min_contrast > 0:
-        keep &= _contrast(num, iy, ix, f, ridge_radius) >= min_contrast
+        keep &= _contrast(num, iy, ix, f, lev, ridge_radius) >= min_contrast
 
     # Large connected bright regions: planets, bleed columns, CME fronts.
     if blob_max_area is None:
         blob_max_area = int(12 * np.pi * (2 * psf_sigma) ** 2)  # ~ a dozen PSF cores
-    bright = num > np.float32(blob_threshold * float(np.median(noise_tiles)))
+    bright_level = level_tiles + blob_threshold * noise_tiles
+    bright = num > _tile_floor(bright_level, tile, num.shape, spread=False)
     if np.count_nonzero(bright) > blob_max_area:
         # Label at half resolution (2x2 any): 4x cheaper, and blobs are large by definition.
         h2, w2 = bright.shape[0] // 2, bright.shape[1] // 2
@@ -303,12 +312,16 @@ def _roundness(f: np.ndarray, iy: np.ndarray, ix: np.ndarray) -> np.ndarray:
 
 
 def _tile_floor(
-    noise_tiles: np.ndarray, tile: int, threshold: float, shape: tuple[int, int]
+    grid: np.ndarray, tile: int, shape: tuple[int, int], *, spread: bool = True
 ) -> np.ndarray:
-    """Per-pixel lower bound of ``threshold * noise``: each tile's 3x3-neighbourhood minimum."""
-    lowest = ndimage.minimum_filter(noise_tiles, size=3, mode="nearest") * threshold
+    """Per-pixel blockwise version of a tile grid (float32).
+
+    With ``spread`` each tile takes its 3x3-neighbourhood minimum, a lower bound of the
+    bilinear interpolation used for the exact test.
+    """
+    g = ndimage.minimum_filter(grid, size=3, mode="nearest") if spread else grid
     h, w = shape
-    full = np.repeat(np.repeat(lowest.astype(np.float32), tile, axis=0), tile, axis=1)
+    full = np.repeat(np.repeat(g.astype(np.float32), tile, axis=0), tile, axis=1)
     return full[:h, :w]
 
 
@@ -316,9 +329,9 @@ _RIDGE_DIRS = ((0, 1), (1, 1), (1, 0), (1, -1))
 
 
 def _contrast(
-    f: np.ndarray, iy: np.ndarray, ix: np.ndarray, peak: np.ndarray, r: int
+    f: np.ndarray, iy: np.ndarray, ix: np.ndarray, peak: np.ndarray, level: np.ndarray, r: int
 ) -> np.ndarray:
-    """1 - (highest mean of two opposite points at distance ``r``) / peak, per peak.
+    """1 - (highest mean of two opposite points at distance ``r``) / peak, above the level.
 
     A point source falls off in every direction (about 0.8 for the PSF at r = 3); a ridge
     (streamer ray, ring, CME front, cosmic-ray streak) stays high along itself (near 0).
@@ -326,13 +339,13 @@ def _contrast(
     h, w = f.shape
     out = np.ones(iy.shape)
     ok = (iy >= r) & (iy < h - r) & (ix >= r) & (ix < w - r)
-    y, x, p = iy[ok], ix[ok], peak[ok]
-    level = np.full(y.shape, -np.inf)
+    y, x, p, lev = iy[ok], ix[ok], peak[ok], level[ok]
+    level_max = np.full(y.shape, -np.inf)
     for dy, dx in _RIDGE_DIRS:
         # diagonal steps scaled so all probes sit at about the same distance
         sy, sx = (dy * r, dx * r) if dy == 0 or dx == 0 else (dy * (r - 1), dx * (r - 1))
         both = 0.5 * (f[y + sy, x + sx] + f[y - sy, x - sx])
-        level = np.maximum(level, both)
+        level_max = np.maximum(level_max, both)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out[ok] = 1.0 - level / p
+        out[ok] = 1.0 - (level_max - lev) / p
     return out

@@ -88,6 +88,7 @@ def star_masks(
     window_hours: float,
     min_fraction: float = 0.34,
     include_static: bool = True,
+    known: Sequence[np.ndarray | None] | None = None,
 ) -> list[np.ndarray]:
     """Per frame, True for sources that follow the star drift (or, optionally, stand still).
 
@@ -102,27 +103,35 @@ def star_masks(
         velocities.append(np.asarray(drift, dtype=float))
     if include_static:
         velocities.append(np.zeros(2))
-    if not velocities:
-        return [np.zeros(len(s), dtype=bool) for s in sources]
-    trees = [cKDTree(s.xy) if len(s) else None for s in sources]
-    out = []
+    out: list[np.ndarray] = []
+    trees: dict[int, cKDTree | None] = {}
+
+    def tree(j: int) -> cKDTree | None:
+        if j not in trees:
+            trees[j] = cKDTree(sources[j].xy) if len(sources[j]) else None
+        return trees[j]
+
     for i, s in enumerate(sources):
+        if known is not None and known[i] is not None:
+            out.append(known[i])
+            continue
         n = len(s)
         flagged = np.zeros(n, dtype=bool)
         neigh = [
             j for j in range(len(sources)) if j != i and abs(hours[j] - hours[i]) <= window_hours
         ]
         need = max(1, int(np.ceil(min_fraction * len(neigh))))
-        if n == 0:
+        if n == 0 or not velocities:
             out.append(flagged)
             continue
         for v in velocities:
             counts = np.zeros(n, dtype=int)
             for j in neigh:
-                if trees[j] is None:
+                tj = tree(j)
+                if tj is None:
                     continue
                 dt = hours[j] - hours[i]
-                d, _ = trees[j].query(s.xy + v * dt, distance_upper_bound=radius)
+                d, _ = tj.query(s.xy + v * dt, distance_upper_bound=radius)
                 counts += np.isfinite(d)
             flagged |= counts >= need
         out.append(flagged)
@@ -135,15 +144,21 @@ def link_tracks(
     drift: tuple[float, float],
     params: DetectorParams,
     config: HuntConfig,
+    *,
+    stars: Sequence[np.ndarray] | None = None,
 ) -> list[Track]:
-    """Tracks of at least ``config.min_frames`` detections among the non-star sources."""
-    stars = star_masks(
-        sources,
-        hours,
-        drift,
-        radius=config.star_radius,
-        window_hours=config.star_window_hours,
-    )
+    """Tracks of at least ``config.min_frames`` detections among the non-star sources.
+
+    ``stars``: precomputed :func:`star_masks` (else computed here).
+    """
+    if stars is None:
+        stars = star_masks(
+            sources,
+            hours,
+            drift,
+            radius=config.star_radius,
+            window_hours=config.star_window_hours,
+        )
     movers = [s.subset(~m) for s, m in zip(sources, stars, strict=True)]
     # map back to the original source index so callers can look anything up
     orig_index = [np.nonzero(~m)[0] for m in stars]
@@ -261,10 +276,12 @@ class _Linker:
             if k in taken:
                 k += step
                 continue
-            px, py = self._predict(pts, self.h[k], forward=forward)
+            px, py, speed = self._predict(pts, self.h[k], forward=forward)
             hit = None
             if self.trees[k] is not None:
-                d, b = self.trees[k].query([px, py], distance_upper_bound=self.p.link_radius)
+                # a little slack for acceleration, growing with the extrapolation time
+                reach = self.p.link_radius + 0.05 * speed * abs(self.h[k] - self.h[edge])
+                d, b = self.trees[k].query([px, py], distance_upper_bound=reach)
                 if np.isfinite(d) and not self.used[k][b]:
                     hit = int(b)
             if hit is None:
@@ -282,9 +299,12 @@ class _Linker:
 
     def _predict(
         self, pts: list[tuple[int, int]], t: float, *, forward: bool
-    ) -> tuple[float, float]:
-        """Linear least-squares extrapolation from the (up to) 6 nearest points."""
-        near = pts[-6:] if forward else pts[:6]
+    ) -> tuple[float, float, float]:
+        """(x, y, speed): line through the 4 points nearest in time, evaluated at ``t``.
+
+        Few points, because comets accelerate: a long baseline predicts the mean velocity.
+        """
+        near = pts[-4:] if forward else pts[:4]
         tt = np.array([self.h[k] for k, _ in near])
         xx = np.array([self.m[k].x[i] for k, i in near])
         yy = np.array([self.m[k].y[i] for k, i in near])
@@ -293,7 +313,9 @@ class _Linker:
         var = float(np.dot(dtt, dtt))
         vx = float(np.dot(dtt, xx - xx.mean())) / var if var > 0 else 0.0
         vy = float(np.dot(dtt, yy - yy.mean())) / var if var > 0 else 0.0
-        return float(xx.mean() + vx * (t - tm)), float(yy.mean() + vy * (t - tm))
+        x = float(xx.mean() + vx * (t - tm))
+        y = float(yy.mean() + vy * (t - tm))
+        return x, y, float(np.hypot(vx, vy))
 
 
 def stitch_tracks(
@@ -301,14 +323,12 @@ def stitch_tracks(
     *,
     max_gap_hours: float,
     radius: float,
-    radius_per_hour: float = 1.0,
     max_rms: float | None = None,
 ) -> list[Track]:
     """Join track pieces of one object broken by a crowded passage or a data gap.
 
-    Piece B continues piece A when B starts after A ends (within ``max_gap_hours``) and A's
-    linear motion, extrapolated, lands within ``radius + radius_per_hour * gap`` of B's first
-    points (and B's of A's last). Joined tracks are refitted; a join whose rms exceeds
+    Piece B continues piece A when B starts after A ends (within ``max_gap_hours``) and
+    :func:`path_continues` agrees. Joined tracks are refitted; a join whose rms exceeds
     ``max_rms`` is refused.
     """
     pieces = sorted(tracks, key=lambda tr: float(tr.t[0]))
@@ -319,7 +339,7 @@ def stitch_tracks(
             for ib, b in enumerate(pieces):
                 if ia == ib or b.t[0] <= a.t[-1] or b.t[0] - a.t[-1] > max_gap_hours:
                     continue
-                if _continues(a, b, radius, radius_per_hour):
+                if path_continues(a.t, a.x, a.y, b.t, b.x, b.y, radius=radius):
                     joined = _join(a, b)
                     if max_rms is not None and joined.fit.rms > max_rms:
                         continue
@@ -332,16 +352,53 @@ def stitch_tracks(
     return pieces
 
 
-def _continues(a: Track, b: Track, radius: float, per_hour: float) -> bool:
-    fa = fit_track(a.t[-6:], a.x[-6:], a.y[-6:], quadratic=False)
-    fb = fit_track(b.t[:6], b.x[:6], b.y[:6], quadratic=False)
-    gap = float(b.t[0] - a.t[-1])
-    tol = radius + per_hour * gap
-    xa, ya = fa.position(b.t[:3])
-    xb, yb = fb.position(a.t[-3:])
-    ok_fwd = np.all(np.hypot(xa - b.x[:3], ya - b.y[:3]) <= tol)
-    ok_bwd = np.all(np.hypot(xb - a.x[-3:], yb - a.y[-3:]) <= tol)
-    return bool(ok_fwd and ok_bwd)
+def _end_motion(t: np.ndarray, x: np.ndarray, y: np.ndarray, n: int) -> tuple[float, ...]:
+    """(t, x, y, vx, vy) at the last of the given points, from a line through up to ``n`` of them.
+
+    Only the last few points: comets accelerate toward the Sun, and a line through a long
+    track gives its mean velocity, which lags behind the current one.
+    """
+    t, x, y = t[-n:], x[-n:], y[-n:]
+    if t.size < 2:
+        return float(t[-1]), float(x[-1]), float(y[-1]), 0.0, 0.0
+    fit = fit_track(t, x, y, quadratic=False)
+    xe, ye = fit.position(t[-1])
+    vx, vy = fit.velocity()
+    return float(t[-1]), float(xe), float(ye), vx, vy
+
+
+def path_continues(
+    ta: np.ndarray,
+    xa: np.ndarray,
+    ya: np.ndarray,
+    tb: np.ndarray,
+    xb: np.ndarray,
+    yb: np.ndarray,
+    *,
+    radius: float,
+    rel_tol: float = 0.15,
+    n_fit: int = 4,
+) -> bool:
+    """Does track B (starting later) continue track A? Both directions must agree.
+
+    A's motion at its end, extrapolated to B's first points, must land within
+    ``radius + rel_tol * speed * time`` of them (and B's start, extrapolated back, on A's
+    last points); the two velocities must agree within ``2 * rel_tol`` of the speed + 3 px/h.
+    """
+    t1, x1, y1, vx1, vy1 = _end_motion(ta, xa, ya, n_fit)
+    t2, x2, y2, vx2, vy2 = _end_motion(tb[::-1], xb[::-1], yb[::-1], n_fit)
+    speed = max(float(np.hypot(vx1, vy1)), float(np.hypot(vx2, vy2)))
+    if np.hypot(vx1 - vx2, vy1 - vy2) > 2 * rel_tol * speed + 3.0:
+        return False
+    k = min(3, tb.size)
+    dtb = tb[:k] - t1
+    err_b = np.hypot(x1 + vx1 * dtb - xb[:k], y1 + vy1 * dtb - yb[:k])
+    if np.any(err_b > radius + rel_tol * speed * np.abs(dtb)):
+        return False
+    k = min(3, ta.size)
+    dta = ta[-k:] - t2
+    err_a = np.hypot(x2 + vx2 * dta - xa[-k:], y2 + vy2 * dta - ya[-k:])
+    return bool(np.all(err_a <= radius + rel_tol * speed * np.abs(dta)))
 
 
 def _join(a: Track, b: Track) -> Track:

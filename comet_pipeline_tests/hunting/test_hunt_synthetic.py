@@ -5,7 +5,7 @@ from datetime import timedelta
 import numpy as np
 
 from comet_pipeline.hunting.config import HuntConfig
-from comet_pipeline.hunting.hunter import hunt, rebuild
+from comet_pipeline.hunting.hunter import HuntCache, hunt, rebuild
 from comet_pipeline.hunting.identity import merge_candidates, same_object
 from comet_pipeline.hunting.synthetic import SynthComet, SynthConfig, synth_frames
 
@@ -80,7 +80,7 @@ def test_overlapping_windows_do_not_duplicate_a_candidate():
         SynthConfig(size=512, n_frames=16, star_drift=C3_DRIFT, comets=(comet,), seed=9)
     )
     config = HuntConfig()
-    cache = {}
+    cache = HuntCache()
     first = hunt(frames[:10], detector="c3", config=config, cache=cache)
     second = hunt(frames[5:16], detector="c3", config=config, cache=cache)
     assert len(first) == 1 and len(second) == 1
