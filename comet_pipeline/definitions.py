@@ -41,7 +41,7 @@ def build_definitions(settings: Settings, **resource_overrides) -> Definitions:
     return Definitions(
         assets=assets,
         asset_checks=[no_stuck_files],
-        jobs=list(build_jobs(hourly, daily, hourly_keys)),
+        jobs=list(build_jobs(hourly_keys)),
         sensors=build_sensors(settings),
         schedules=[daily_slots_schedule, hourly_sweep_schedule],
         resources=build_resources(settings, **resource_overrides),

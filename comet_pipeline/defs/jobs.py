@@ -8,18 +8,16 @@ INGEST_HOUR_JOB = "ingest_hour"
 SLOTS_JOB = "refresh_slots"
 
 
-def build_jobs(hourly, daily, hourly_assets: list[str]):
+def build_jobs(hourly_assets: list[str]):
     ingest_hour = define_asset_job(
         INGEST_HOUR_JOB,
         selection=AssetSelection.assets(*hourly_assets),
-        partitions_def=hourly,
         tags={"comet/archive": "true"},
         description="Discover, download, process (and hunt in) one hour of observations.",
     )
     refresh_slots = define_asset_job(
         SLOTS_JOB,
         selection=AssetSelection.assets("downlink_slots"),
-        partitions_def=daily,
         tags={"comet/archive": "true"},
         description="Re-read the DSN schedule for a day and reconcile its slots.",
     )

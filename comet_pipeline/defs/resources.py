@@ -49,7 +49,7 @@ class ArchiveResource(ConfigurableResource):
     sim_seed: int = 0
     retries: int = 3
     backoff_seconds: float = 0.5
-    clock: ClockResource = ClockResource()
+    clock: ClockResource
     _client: ArchiveClient | None = PrivateAttr(default=None)
 
     def get(self) -> ArchiveClient:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from comet_pipeline.archive.sim.archive import SimArchive
 from dagster import DagsterInstance, build_sensor_context
 
 from comet_pipeline.archive.client import ArchiveClient
+from comet_pipeline.archive.sim.archive import SimArchive
 from comet_pipeline.archive.sim.config import SimConfig
 from comet_pipeline.defs.resources import ArchiveResource, ClockResource, StoreResource
 from comet_pipeline.domain import Detector, FileState, Slot, SlotState
@@ -35,10 +35,16 @@ def _resources(settings, now: datetime) -> dict:
 
 
 def _tick(sensor, settings, now, cursor=None):
-    with DagsterInstance.ephemeral() as instance:
-        ctx = build_sensor_context(
-            instance=instance, cursor=cursor, resources=_resources(settings, now)
-        )
+    repo = make_defs(settings).get_repository_def()
+    with (
+        DagsterInstance.ephemeral() as instance,
+        build_sensor_context(
+            instance=instance,
+            cursor=cursor,
+            resources=_resources(settings, now),
+            repository_def=repo,
+        ) as ctx,
+    ):
         return sensor.evaluate_tick(ctx)
 
 

@@ -119,7 +119,7 @@ def build_ingest_assets(settings: Settings, hourly, daily) -> list[AssetsDefinit
             window.start,
             window.end,
             now=clock.now(),
-            run_id=context.run_id,
+            run_id=context.run.run_id,
         )
         return MaterializeResult(metadata=_window_metadata(store, result, window, detectors))
 
@@ -141,7 +141,7 @@ def build_ingest_assets(settings: Settings, hourly, daily) -> list[AssetsDefinit
         clock: ClockResource,
     ) -> MaterializeResult:
         window = context.partition_time_window
-        recovered = recover_leases(store.get(), now=clock.now(), run_id=context.run_id)
+        recovered = recover_leases(store.get(), now=clock.now(), run_id=context.run.run_id)
         result = download_window(
             store.get(),
             archive.get(),
@@ -149,7 +149,7 @@ def build_ingest_assets(settings: Settings, hourly, daily) -> list[AssetsDefinit
             window.start,
             window.end,
             clock=clock.now,
-            owner=context.run_id,
+            owner=context.run.run_id,
         )
         result.absorb(recovered)
         return MaterializeResult(metadata=_window_metadata(store, result, window, detectors))
@@ -178,9 +178,14 @@ def build_ingest_assets(settings: Settings, hourly, daily) -> list[AssetsDefinit
     ) -> MaterializeResult:
         window = context.partition_time_window
         processor = FrameProcessor(files.layout.frames_dir)
-        recovered = recover_leases(store.get(), now=clock.now(), run_id=context.run_id)
+        recovered = recover_leases(store.get(), now=clock.now(), run_id=context.run.run_id)
         result = process_window(
-            store.get(), processor, window.start, window.end, clock=clock.now, owner=context.run_id
+            store.get(),
+            processor,
+            window.start,
+            window.end,
+            clock=clock.now,
+            owner=context.run.run_id,
         )
         metadata = _window_metadata(store, result.absorb(recovered), window, detectors)
         frames = [
