@@ -39,7 +39,13 @@ from comet_pipeline.imaging.fitsio import (
     write_fits_float32,
 )
 from comet_pipeline.imaging.geometry import Geometry, geometry
-from comet_pipeline.imaging.masks import FIELD, field_mask, find_pylon_angle, missing_blocks
+from comet_pipeline.imaging.masks import (
+    FIELD,
+    PYLON_ANGLE_STEP,
+    field_mask,
+    find_pylon_angle,
+    missing_blocks,
+)
 from comet_pipeline.imaging.orientation import to_display
 from comet_pipeline.imaging.png import write_png_set
 from comet_pipeline.imaging.stats import FrameStats, frame_stats
@@ -227,6 +233,8 @@ class FrameProcessor:
         dead = raw == 0  # isolated zero pixels: no data, but not a block
         bad_or_dead = bad | dead
         cal[bad_or_dead] = np.nan
+        if pylon is not None:
+            pylon = (round(pylon / PYLON_ANGLE_STEP) * PYLON_ANGLE_STEP) % 360.0
         where = f"{pylon:.1f} deg (measured)" if pylon is not None else "model (roll)"
         steps.append(
             f"mask (NaN): occulter, field stop, pylon at {where},"
