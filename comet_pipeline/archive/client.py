@@ -86,7 +86,8 @@ class ArchiveClient:
     retried. ``Retry-After`` is ignored so a hostile server cannot park a worker. Errors in
     the middle of a body are not retried here: they raise :class:`Transient` and the
     lifecycle retries the file later. ``sim://`` URLs need the simulator adapter mounted on
-    the session; :meth:`for_settings` does that.
+    the session (:meth:`for_settings` / :meth:`create` do that); transports that are not an
+    ``HTTPAdapter`` get the same retry policy from :meth:`_send`.
     """
 
     def __init__(
@@ -105,6 +106,8 @@ class ArchiveClient:
         self.schedule_url = schedule_url
         self.timeout = (connect_timeout, read_timeout)
         self.max_bytes = max_bytes
+        self.retries = retries
+        self.backoff = backoff
         self.retry = Retry(
             total=retries,
             connect=retries,
@@ -178,9 +181,7 @@ class ArchiveClient:
     def _get(self, url: str) -> Iterator[requests.Response]:
         """GET with streaming; yields a 200 response, else raises the typed error."""
         try:
-            response = self.session.get(
-                url, stream=True, timeout=self.timeout, headers={"Accept-Encoding": "identity"}
-            )
+            response = self._send(url)
         except _CONFIG_ERRORS:
             raise
         except requests.exceptions.RequestException as exc:
@@ -201,6 +202,35 @@ class ArchiveClient:
             yield response
         finally:
             response.close()
+
+    def _send(self, url: str) -> requests.Response:
+        """One GET; the same retry policy for transports that are not an ``HTTPAdapter``.
+
+        urllib3's ``Retry`` lives inside ``HTTPAdapter``; a custom transport (the ``sim://``
+        adapter) gets the same policy here — connection errors and 500/502/503/504, up to
+        ``retries`` more tries, sleeping ``backoff * 2**n`` — so both schemes behave alike.
+        """
+        manual = not isinstance(self.session.get_adapter(url), HTTPAdapter)
+        tries = 1 + (self.retries if manual else 0)
+        for attempt in range(tries):
+            last = attempt == tries - 1
+            try:
+                response = self.session.get(
+                    url,
+                    stream=True,
+                    timeout=self.timeout,
+                    headers={"Accept-Encoding": "identity"},
+                )
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout):
+                if last:
+                    raise
+            else:
+                if last or response.status_code not in RETRY_STATUSES:
+                    return response
+                response.close()
+            if self.backoff > 0:
+                time.sleep(min(self.backoff * 2**attempt, Retry.DEFAULT_BACKOFF_MAX))
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _content_length(response: requests.Response) -> int | None:

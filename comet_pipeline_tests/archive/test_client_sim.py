@@ -137,3 +137,31 @@ def test_http_and_sim_transport_agree(archive) -> None:
         assert arrivals[f.name] >= f.observed_at - timedelta(minutes=1)
     for p in http_schedule.items:
         assert timedelta(hours=0.5) <= p.eot - p.bot <= timedelta(hours=5)
+
+
+def test_sim_scheme_gets_the_same_retry_policy(first_file, tmp_path: Path) -> None:
+    f = first_file
+    faults = Faults(flaky={f.name: 2}, missing={"23999999.fts"})
+    flaky = SimArchive(SimConfig(seed=1, faults=faults), clock=lambda: NOW)
+    client = ArchiveClient.create("sim://lasco", "sim://schedule", sim_archive=flaky, backoff=0)
+    adapter = client.session.get_adapter("sim://lasco/")
+    result = client.download(DAY, f.detector, f.name, tmp_path / f.name)
+    assert result.size == len(flaky.fits_bytes(DAY, f.detector, f.name))
+    assert adapter.counts[f"/pub/lasco/lastimage/level_05{file_path(f)}"] == 3
+    with pytest.raises(NotFound):
+        client.download(DAY, f.detector, "23999999.fts", tmp_path / "23999999.fts")
+    assert sum(n for p, n in adapter.counts.items() if p.endswith("23999999.fts")) == 1
+    with (
+        ArchiveClient.create(
+            "sim://lasco",
+            "sim://schedule",
+            sim_archive=SimArchive(SimConfig(seed=1, faults=Faults(error_rate=1.0))),
+            backoff=0,
+            retries=2,
+        ) as failing,
+        pytest.raises(Transient, match="HTTP 503"),
+    ):
+        failing.fetch_schedule()
+    assert failing.session.get_adapter("sim://schedule").counts == {
+        "/operations/schedule/schedule.html": 3
+    }
