@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dagster import Definitions
+import warnings
+
+from dagster import BetaWarning, Definitions
 
 from comet_pipeline.defs.assets.ingest import build_ingest_assets
 from comet_pipeline.defs.assets.playback import build_playback_asset
@@ -36,7 +38,13 @@ def build_resources(settings: Settings, *, clock: ClockResource | None = None, *
 
 def build_definitions(settings: Settings, **resource_overrides) -> Definitions:
     hourly, daily = hourly_partitions(settings), daily_partitions(settings)
-    assets = [*build_ingest_assets(settings, hourly, daily), build_playback_asset(settings, daily)]
+    with warnings.catch_warnings():
+        # backfill_policy is marked beta; we rely on it knowingly (ranges in few runs).
+        warnings.simplefilter("ignore", BetaWarning)
+        assets = [
+            *build_ingest_assets(settings, hourly, daily),
+            build_playback_asset(settings, daily),
+        ]
     hourly_keys = [a.key.to_user_string() for a in assets if a.partitions_def == hourly]
     return Definitions(
         assets=assets,

@@ -39,17 +39,22 @@ def ingest_range(
 ) -> list[bool]:
     """Materialize slots for the covering days, then the hours [start, end) in one run."""
     defs = build_definitions(settings, **resource_overrides)
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     outcomes = []
     slots_job = defs.resolve_job_def(SLOTS_JOB)
     for day in days_covering(start, end):
         run = slots_job.execute_in_process(
-            partition_key=f"{day:%Y-%m-%d}", instance=instance, raise_on_error=False
+            partition_key=f"{day:%Y-%m-%d}",
+            instance=instance,
+            raise_on_error=False,
+            run_config=quiet,
         )
         outcomes.append(run.success)
     last_hour = hour_floor(end - timedelta(microseconds=1))
     run = defs.resolve_job_def(INGEST_HOUR_JOB).execute_in_process(
         instance=instance,
         raise_on_error=False,
+        run_config=quiet,
         tags={
             ASSET_PARTITION_RANGE_START_TAG: hour_floor(start).strftime(HOURLY_FORMAT),
             ASSET_PARTITION_RANGE_END_TAG: last_hour.strftime(HOURLY_FORMAT),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from comet_pipeline.domain import Detector, FileState, SlotState
+from comet_pipeline.ingest.windows import days_covering
 from comet_pipeline.settings import Settings
 from comet_pipeline.store import LifecycleStore
 
@@ -89,7 +90,11 @@ def demo_summary_text(
 ) -> str:
     import statistics
 
-    slots = store.slots_between(start - timedelta(hours=24), end)
+    days = days_covering(start, end)
+    slots = store.slots_between(
+        datetime(days[0].year, days[0].month, days[0].day, tzinfo=UTC),
+        datetime(days[-1].year, days[-1].month, days[-1].day, tzinfo=UTC) + timedelta(days=1),
+    )
     records = [r for d in settings.detectors for r in store.files_between(d, start, end)]
     frames = [f for d in settings.detectors for f in store.frames_between(d, start, end)]
     out = [
