@@ -24,6 +24,7 @@ _STRUCTURAL = {
     "SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "EXTEND", "BZERO", "BSCALE", "BLANK",
     "PCOUNT", "GCOUNT", "CHECKSUM", "DATASUM",
 }  # fmt: skip
+_OWN_KEYS = {"DATE-OBS", "TIME-OBS", "BUNIT", "CROTA1", "CROTA2"}
 # World-coordinate cards of the raw header (SOLAR-X/Y, CROTA…) replaced by the WCS passed in.
 _WCS_KEY = re.compile(
     r"^(WCSAXES|CTYPE\d|CUNIT\d|CDELT\d|CRPIX\d|CRVAL\d|CROTA\d?|PC\d_\d|CD\d_\d|PV\d_\d+|"
@@ -36,6 +37,47 @@ def iso_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
 
 
+def product_cards(
+    raw_header: fits.Header,
+    *,
+    observed_at: datetime,
+    wcs: WCS,
+    bunit: str,
+    history: Iterable[str],
+) -> list[str]:
+    """Card images: the raw header's cards (minus structure and old WCS) + the WCS + ISO
+    DATE-OBS + BUNIT + HISTORY. Works on 80-character images, not ``Header.append``: the
+    raw cards keep their original text and nothing is re-verified (~4x faster).
+
+    ``TIME-OBS`` is emptied as in level-1 files, since DATE-OBS now holds date and time.
+    The roll stays readable as ``CROTA1/2`` (derived from the WCS's PC matrix).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        wcs_header = wcs.to_header()
+    wcs_header.remove("DATE-OBS", ignore_missing=True)
+    replaced = set(wcs_header.keys()) | _OWN_KEYS
+    images = [
+        c.image
+        for c in raw_header.cards
+        if not (c.keyword in _STRUCTURAL or c.keyword in replaced or _WCS_KEY.match(c.keyword))
+    ]
+    pc = wcs.wcs.get_pc()
+    roll = round(float(np.degrees(np.arctan2(pc[1, 0], pc[0, 0]))), 6)
+    images += [
+        fits.Card("DATE-OBS", iso_time(observed_at), "observation start, UTC (ISO 8601)").image,
+        fits.Card("TIME-OBS", "", "time is in DATE-OBS").image,
+        fits.Card("BUNIT", bunit).image,
+    ]
+    images += [c.image for c in wcs_header.cards]
+    images += [
+        fits.Card("CROTA1", roll, "[deg] roll, from the PC matrix").image,
+        fits.Card("CROTA2", roll, "[deg] roll, from the PC matrix").image,
+    ]
+    images += [fits.Card("HISTORY", line).image for line in history]
+    return images
+
+
 def product_header(
     raw_header: fits.Header,
     *,
@@ -44,33 +86,11 @@ def product_header(
     bunit: str,
     history: Iterable[str],
 ) -> fits.Header:
-    """The raw header's cards (minus structure and old WCS) + WCS + ISO DATE-OBS + HISTORY.
-
-    ``TIME-OBS`` is emptied as in level-1 files, since DATE-OBS now holds date and time.
-    The roll stays readable as ``CROTA1/2`` (derived from the WCS's PC matrix).
-    """
-    out = fits.Header()
-    for card in raw_header.cards:
-        key = card.keyword
-        if key in _STRUCTURAL or _WCS_KEY.match(key) or key in ("DATE-OBS", "TIME-OBS"):
-            continue
-        out.append(card, end=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        wcs_cards = wcs.to_header()
-    for key in ("DATE-OBS",):
-        wcs_cards.remove(key, ignore_missing=True)
-    out["DATE-OBS"] = (iso_time(observed_at), "observation start, UTC (ISO 8601)")
-    out["TIME-OBS"] = ("", "time is in DATE-OBS")
-    out["BUNIT"] = bunit
-    out.update(wcs_cards)
-    pc = wcs.wcs.get_pc()
-    roll = float(np.degrees(np.arctan2(pc[1, 0], pc[0, 0])))
-    out["CROTA1"] = (round(roll, 6), "[deg] roll, from the PC matrix")
-    out["CROTA2"] = (round(roll, 6), "[deg] roll, from the PC matrix")
-    for line in history:
-        out.add_history(line)
-    return out
+    """:func:`product_cards` as an astropy Header."""
+    cards = product_cards(
+        raw_header, observed_at=observed_at, wcs=wcs, bunit=bunit, history=history
+    )
+    return fits.Header.fromstring("".join(cards))
 
 
 def card_images(header: fits.Header) -> list[str]:

@@ -31,8 +31,7 @@ from comet_pipeline.imaging import background as bg
 from comet_pipeline.imaging.calibrate import SATURATION_DN, calibrate
 from comet_pipeline.imaging.difference import running_difference
 from comet_pipeline.imaging.fitsio import (
-    card_images,
-    product_header,
+    product_cards,
     read_fits_data,
     save_npy_atomic,
     with_cards,
@@ -247,14 +246,12 @@ class FrameProcessor:
         # every write is atomic; process() returns only after all of them finished.
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="imaging-write") as pool:
             jobs = []
-            cal_cards = card_images(
-                product_header(
-                    raw_header,
-                    observed_at=now,
-                    wcs=wcs,
-                    bunit="DN/s",
-                    history=[f"comet_pipeline imaging: {s}" for s in steps],
-                )
+            cal_cards = product_cards(
+                raw_header,
+                observed_at=now,
+                wcs=wcs,
+                bunit="DN/s",
+                history=[f"comet_pipeline imaging: {s}" for s in steps],
             )
             jobs.append(pool.submit(write_fits_float32, paths["cal"], cal, cal_cards))
 
