@@ -162,18 +162,27 @@ class FrameProcessor:
 
     # -- history ---------------------------------------------------------------------------
     def _sample(self, prior: PriorFrame, geo: Geometry, factor: int) -> np.ndarray | None:
+        """The prior frame's sample: memory, else its ``.sample.npy``, else rebuilt from its
+        calibrated FITS (a frame from an older version, or one sampled at another factor)
+        and saved beside it, so the next run finds it."""
         path = sample_path_for(prior.calibrated_path)
+        expected = (geo.shape[0] // factor, geo.shape[1] // factor)
         cached = self._samples.get(path)
-        if cached is not None:
+        if cached is not None and cached.shape == expected:
             return cached
         try:
             sample = np.load(path, allow_pickle=False)
         except (FileNotFoundError, ValueError):
-            try:  # a frame from an older version without a sample: rebuild it
+            sample = None
+        if sample is None or sample.shape != expected:
+            try:
                 data = read_fits_data(prior.calibrated_path)
-                sample = bg.make_sample(data, geo, factor)
             except (FileNotFoundError, OSError, ValueError):
                 return None
+            if data.shape != geo.shape:
+                return None
+            sample = bg.make_sample(data, geo, factor)
+            save_npy_atomic(path, sample)
         self._samples.put(path, sample)
         return sample
 
@@ -264,7 +273,7 @@ class FrameProcessor:
             samples = [
                 s
                 for p in window[-self.history :]
-                if (s := self._sample(p, geo, factor)) is not None and s.shape == sample.shape
+                if (s := self._sample(p, geo, factor)) is not None
             ]
             if len(samples) >= self.min_history:
                 background = bg.rolling_background(samples, geo)

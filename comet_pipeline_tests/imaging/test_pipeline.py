@@ -192,6 +192,10 @@ def test_sample_rebuilt_when_missing(tmp_path):
     assert out.background_kind == "rolling" and out.background_frames == 2
     rebuilt = FrameProcessor(tmp_path)._sample(hist[0], _geo(run), 8)
     np.testing.assert_allclose(rebuilt, kept, rtol=1e-5, equal_nan=True)
+    assert sample_path_for(hist[0].calibrated_path).exists()  # healed on disk
+    np.save(sample_path_for(hist[1].calibrated_path), np.zeros((64, 64), np.float32))
+    resampled = FrameProcessor(tmp_path)._sample(hist[1], _geo(run), 8)
+    assert resampled.shape == (128, 128)  # a sample of another factor is rebuilt
 
 
 def _geo(run):
