@@ -52,7 +52,7 @@ class HuntConfig:
     star_radius: float = 1.0  # px, a source at (position + drift dt) in a neighbour is a star
     star_window_hours: float = 1.0  # neighbours used for the star test
     max_rms: float = 1.2  # px, rms residual of the quadratic fit
-    min_score: float = 0.0  # candidates below are not reported
+    min_score: float = 8.0  # candidates below are not reported (tuned on seeds 1-3)
     c2: DetectorParams = field(default_factory=lambda: C2_PARAMS)
     c3: DetectorParams = field(default_factory=lambda: C3_PARAMS)
 

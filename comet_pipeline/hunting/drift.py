@@ -7,7 +7,7 @@ most common one: a vote in velocity space finds it without knowing any star.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from datetime import datetime
 
 import numpy as np
@@ -21,6 +21,20 @@ def hours_since(times: Sequence[datetime], t0: datetime | None = None) -> np.nda
     return np.array([(t - t0).total_seconds() / 3600.0 for t in times])
 
 
+def pair_rates(a: SourceList, b: SourceList, dt: float, *, max_rate: float, top: int) -> np.ndarray:
+    """(vx, vy) px/hour of every pair (source of a -> source of b) within ``max_rate * dt``."""
+    if not dt > 0 or len(a) == 0 or len(b) == 0:
+        return np.zeros((0, 2))
+    pa, pb = _brightest(a, top), _brightest(b, top)
+    lists = cKDTree(pb).query_ball_point(pa, max_rate * dt)
+    counts = np.fromiter((len(x) for x in lists), dtype=int, count=len(lists))
+    if counts.sum() == 0:
+        return np.zeros((0, 2))
+    ia = np.repeat(np.arange(len(pa)), counts)
+    ib = np.fromiter((j for x in lists for j in x), dtype=int, count=int(counts.sum()))
+    return (pb[ib] - pa[ia]) / dt
+
+
 def displacement_rates(
     sources_by_frame: Sequence[SourceList],
     hours: np.ndarray,
@@ -28,19 +42,27 @@ def displacement_rates(
     max_rate: float,
     max_gap_hours: float = 0.75,
     top: int = 400,
+    names: Sequence[str] | None = None,
+    pair_cache: MutableMapping[tuple[str, str], np.ndarray] | None = None,
 ) -> np.ndarray:
-    """All (vx, vy) px/hour between sources of consecutive frames within ``max_rate * dt``."""
+    """All (vx, vy) px/hour between sources of consecutive frames within ``max_rate * dt``.
+
+    With frame ``names``, ``pair_cache`` keeps each consecutive pair's rates so overlapping
+    windows do not redo them.
+    """
     rates: list[np.ndarray] = []
     for i in range(len(sources_by_frame) - 1):
         a, b = sources_by_frame[i], sources_by_frame[i + 1]
         dt = float(hours[i + 1] - hours[i])
-        if not 0 < dt <= max_gap_hours or len(a) == 0 or len(b) == 0:
+        if not 0 < dt <= max_gap_hours:
             continue
-        pa, pb = _brightest(a, top), _brightest(b, top)
-        tree = cKDTree(pb)
-        for ia, neigh in enumerate(tree.query_ball_point(pa, max_rate * dt)):
-            if neigh:
-                rates.append((pb[neigh] - pa[ia]) / dt)
+        key = (names[i], names[i + 1]) if names is not None else None
+        r = pair_cache.get(key) if pair_cache is not None and key else None
+        if r is None:
+            r = pair_rates(a, b, dt, max_rate=max_rate, top=top)
+            if pair_cache is not None and key:
+                pair_cache[key] = r
+        rates.append(r)
     return np.vstack(rates) if rates else np.zeros((0, 2))
 
 
@@ -58,6 +80,8 @@ def estimate_drift(
     max_rate: float = 25.0,
     bin_size: float = 0.5,
     top: int = 400,
+    names: Sequence[str] | None = None,
+    pair_cache: MutableMapping[tuple[str, str], np.ndarray] | None = None,
 ) -> tuple[float, float]:
     """Star drift (vx, vy) in px/hour, the dominant mode of frame-to-frame displacements.
 
@@ -66,7 +90,9 @@ def estimate_drift(
     Returns (nan, nan) if there are too few pairs to vote.
     """
     hours = hours_since(times)
-    rates = displacement_rates(sources_by_frame, hours, max_rate=max_rate, top=top)
+    rates = displacement_rates(
+        sources_by_frame, hours, max_rate=max_rate, top=top, names=names, pair_cache=pair_cache
+    )
     if len(rates) < 10:
         return (float("nan"), float("nan"))
     edges = np.arange(-max_rate, max_rate + bin_size, bin_size)

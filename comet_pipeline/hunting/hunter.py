@@ -26,7 +26,7 @@ DEFAULT_CONFIG = HuntConfig()  # frozen, so safe to share as a default
 
 @dataclass
 class HuntCache:
-    """What overlapping windows can share: each frame's sources and settled star masks.
+    """What overlapping windows can share: sources, settled star masks, drift votes.
 
     A star mask is reused only when the frame's neighbourhood (the frames within the star
     window) and the drift (to 0.2 px/h) are unchanged, so windows agree with a fresh hunt.
@@ -34,11 +34,14 @@ class HuntCache:
 
     sources: dict[str, SourceList] = field(default_factory=dict)
     stars: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
+    pairs: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # drift votes
 
     def forget(self, name: str) -> None:
         self.sources.pop(name, None)
         for key in [k for k in self.stars if k[0] == name]:
             del self.stars[key]
+        for key in [k for k in self.pairs if name in k]:
+            del self.pairs[key]
 
 
 def frame_sources(frame: HuntFrame, config: HuntConfig) -> SourceList:
@@ -153,7 +156,13 @@ def hunt(
     times = [f.observed_at for f in ordered]
     hours = hours_since(times)
     params = config.params(detector)
-    drift = estimate_drift(sources, times, max_rate=params.max_drift_rate)
+    drift = estimate_drift(
+        sources,
+        times,
+        max_rate=params.max_drift_rate,
+        names=[f.name for f in ordered],
+        pair_cache=cache.pairs if cache is not None else None,
+    )
     stars = _star_masks(ordered, sources, hours, drift, config, cache)
     tracks = link_tracks(sources, hours, drift, params, config, stars=stars)
     tracks = stitch_tracks(
@@ -181,7 +190,7 @@ def hunt(
         ]
         found.append(build_candidate(detector, dets, sun=sun, config=config, image_size=size))
     found.sort(key=lambda c: -c.score)
-    merged, _ = merge_candidates([], found, lambda b, d: rebuild(b, d, config))
+    merged = merge_candidates([], found, lambda b, d: rebuild(b, d, config)).candidates
     out = [replace(c) for c in merged if c.score >= config.min_score]
     out.sort(key=lambda c: -c.score)
     return out

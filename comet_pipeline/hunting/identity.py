@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 
@@ -33,7 +34,7 @@ def same_object(
     b: Candidate,
     *,
     radius: float = 3.0,
-    max_gap_hours: float = 3.0,
+    max_gap_hours: float = 4.0,
 ) -> bool:
     """True when ``a`` and ``b`` are the same comet (same detector, consistent positions).
 
@@ -77,21 +78,31 @@ def union_detections(old: Sequence[Detection], new: Sequence[Detection]) -> list
 Rebuild = Callable[[Candidate, list[Detection]], Candidate]
 
 
+class MergeResult(NamedTuple):
+    candidates: list[Candidate]  # everything, after folding
+    touched: list[Candidate]  # created or updated by this merge: write these back
+    absorbed: list[str]  # ids folded into another candidate: delete these from a store
+
+
 def merge_candidates(
     existing: Sequence[Candidate],
     found: Sequence[Candidate],
     rebuild: Rebuild,
     **match: float,
-) -> tuple[list[Candidate], list[Candidate]]:
+) -> MergeResult:
     """Fold ``found`` into ``existing``.
 
     Returns (all candidates, the ones created or updated by ``found``). A found candidate
     matching an existing one keeps the existing id; ``rebuild(base, detections)`` recomputes
     score and report for the union of detections. Found candidates that match each other
-    (duplicates within one hunt) are folded the same way.
+    (duplicates within one hunt) are folded the same way, and when an update makes two
+    existing candidates one track, the one first seen earlier keeps its id. (The absorbed id
+    disappears: a store should delete it; it is listed in ``absorbed``.)
     """
     pool: list[Candidate] = list(existing)
+    existing_ids = {c.id for c in existing}
     touched: dict[str, Candidate] = {}
+    absorbed: list[str] = []
     for cand in found:
         hit = next((i for i, old in enumerate(pool) if same_object(old, cand, **match)), None)
         if hit is None:
@@ -99,8 +110,26 @@ def merge_candidates(
             touched[cand.id] = cand
             continue
         old = pool[hit]
-        dets = union_detections(old.detections, cand.detections)
-        updated = rebuild(old, dets)
+        updated = rebuild(old, union_detections(old.detections, cand.detections))
         pool[hit] = updated
         touched[updated.id] = updated
-    return pool, list(touched.values())
+        # the grown track may now bridge two candidates made earlier: fold them together
+        while True:
+            other = next(
+                (
+                    i
+                    for i, c in enumerate(pool)
+                    if c.id != updated.id and same_object(c, updated, **match)
+                ),
+                None,
+            )
+            if other is None:
+                break
+            a, b = sorted((pool[other], updated), key=lambda c: (c.first_seen, c.id))
+            updated = rebuild(a, union_detections(b.detections, a.detections))
+            pool = [c for c in pool if c.id not in (a.id, b.id)] + [updated]
+            touched.pop(b.id, None)
+            if b.id in existing_ids:
+                absorbed.append(b.id)
+            touched[updated.id] = updated
+    return MergeResult(pool, list(touched.values()), absorbed)

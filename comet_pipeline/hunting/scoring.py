@@ -20,7 +20,7 @@ from comet_pipeline.hunting.tracking import fit_track
 @dataclass(frozen=True)
 class TrackFeatures:
     n: int
-    snr: float  # combined matched-filter SNR, sqrt(sum snr^2)
+    snr: float  # combined matched-filter SNR, sqrt(sum snr^2), each frame capped (see below)
     snr_median: float
     rms: float  # px, quadratic-fit residual
     vx: float  # px/h at the middle of the track
@@ -50,7 +50,7 @@ def track_features(
     ax, ay = fit.acceleration
     return TrackFeatures(
         n=int(t.size),
-        snr=float(np.sqrt(np.sum(np.square(np.clip(snr, 0, None))))),
+        snr=combined_snr(snr),
         snr_median=float(np.median(snr)),
         rms=fit.rms,
         vx=vx,
@@ -61,6 +61,19 @@ def track_features(
         south=ym < sun[1],
         accel=float(np.hypot(ax, ay)),
     )
+
+
+def combined_snr(snr: np.ndarray) -> float:
+    """sqrt(sum snr^2) with each frame capped at twice the track's median.
+
+    A comet's brightness changes slowly; one frame far brighter than the rest is a star or a
+    cosmic ray the track ran into, and must not carry the score.
+    """
+    s = np.clip(np.asarray(snr, dtype=float), 0.0, None)
+    if s.size == 0:
+        return 0.0
+    cap = 2.0 * float(np.median(s))
+    return float(np.sqrt(np.sum(np.square(np.minimum(s, cap)))))
 
 
 def plausibility(f: TrackFeatures, params: DetectorParams) -> float:

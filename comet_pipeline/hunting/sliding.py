@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from comet_pipeline.hunting.config import HuntConfig
 from comet_pipeline.hunting.hunter import DEFAULT_CONFIG, HuntCache, hunt, rebuild
-from comet_pipeline.hunting.identity import merge_candidates
+from comet_pipeline.hunting.identity import MergeResult, merge_candidates
 from comet_pipeline.hunting.model import Candidate, HuntFrame
 
 
@@ -24,10 +24,11 @@ def hunt_and_merge(
     existing: Sequence[Candidate] = (),
     config: HuntConfig = DEFAULT_CONFIG,
     cache: HuntCache | None = None,
-) -> tuple[list[Candidate], list[Candidate]]:
+) -> MergeResult:
     """Hunt one window and fold the finds into ``existing`` (stable ids).
 
-    Returns (all candidates, the ones this window created or updated: what to write back).
+    Returns (all candidates, the ones this window created or updated: what to write back,
+    ids absorbed into another candidate: what to delete).
     This is the whole job of the hourly asset, given the window's frames and the recent
     candidates of the detector from the store.
     """
@@ -48,7 +49,7 @@ class SlidingHunter:
         *,
         config: HuntConfig = DEFAULT_CONFIG,
         window_hours: float = 6.0,
-        merge_horizon_hours: float = 3.0,
+        merge_horizon_hours: float = 4.0,
         existing: list[Candidate] | None = None,
     ) -> None:
         self.detector = detector.lower()
@@ -73,7 +74,7 @@ class SlidingHunter:
         limit = start - self.horizon
         recent = [c for c in self.candidates if c.last_seen >= limit]
         final = [c for c in self.candidates if c.last_seen < limit]
-        merged, touched = hunt_and_merge(
+        merged, touched, _ = hunt_and_merge(
             frames, detector=self.detector, existing=recent, config=self.config, cache=self._cache
         )
         self.candidates = final + merged

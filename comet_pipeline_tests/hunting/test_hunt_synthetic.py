@@ -85,14 +85,15 @@ def test_overlapping_windows_do_not_duplicate_a_candidate():
     second = hunt(frames[5:16], detector="c3", config=config, cache=cache)
     assert len(first) == 1 and len(second) == 1
     assert same_object(first[0], second[0])
-    pool, touched = merge_candidates(first, second, lambda b, d: rebuild(b, d, config))
+    pool, touched, absorbed = merge_candidates(first, second, lambda b, d: rebuild(b, d, config))
     assert len(pool) == 1
     assert pool[0].id == first[0].id  # the id made by the first window is kept
     assert pool[0].n_frames >= 15
     assert touched[0].id == first[0].id
+    assert absorbed == []
     # a later, disjoint window on the same path continues the same candidate
     third = hunt(frames[11:16], detector="c3", config=config, cache=cache)
-    pool2, _ = merge_candidates(first, third, lambda b, d: rebuild(b, d, config))
+    pool2, _, _ = merge_candidates(first, third, lambda b, d: rebuild(b, d, config))
     assert len(pool2) == 1 and pool2[0].id == first[0].id
 
 
@@ -125,3 +126,19 @@ def test_report_has_sungrazer_fields():
     assert len(cand.detections) >= 3
     later = frames[0].observed_at + timedelta(days=1)
     assert later.strftime("%Y-%m-%d") not in text
+
+
+def test_a_window_bridging_two_candidates_folds_them_into_the_older_id():
+    comet = SynthComet(330, 100, -5.0, 9.0, 4.0)
+    frames, _ = synth_frames(
+        SynthConfig(size=512, n_frames=16, star_drift=C3_DRIFT, comets=(comet,), seed=9)
+    )
+    config = HuntConfig()
+    early = hunt(frames[0:6], detector="c3", config=config)
+    late = hunt(frames[10:16], detector="c3", config=config)
+    bridge = hunt(frames[4:12], detector="c3", config=config)
+    assert len(early) == len(late) == len(bridge) == 1
+    result = merge_candidates(early + late, bridge, lambda b, d: rebuild(b, d, config))
+    assert [c.id for c in result.candidates] == [early[0].id]
+    assert result.absorbed == [late[0].id]
+    assert result.candidates[0].n_frames >= 15
