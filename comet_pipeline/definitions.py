@@ -6,6 +6,7 @@ import warnings
 
 from dagster import BetaWarning, Definitions
 
+from comet_pipeline.defs.assets.candidates import build_candidates_asset
 from comet_pipeline.defs.assets.ingest import build_ingest_assets
 from comet_pipeline.defs.assets.playback import build_playback_asset
 from comet_pipeline.defs.checks import no_stuck_files
@@ -43,6 +44,7 @@ def build_definitions(settings: Settings, **resource_overrides) -> Definitions:
         warnings.simplefilter("ignore", BetaWarning)
         assets = [
             *build_ingest_assets(settings, hourly, daily),
+            build_candidates_asset(settings, hourly),
             build_playback_asset(settings, daily),
         ]
     hourly_keys = [a.key.to_user_string() for a in assets if a.partitions_def == hourly]

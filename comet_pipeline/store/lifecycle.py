@@ -907,6 +907,15 @@ class LifecycleStore:
                 values,
             )
 
+    def delete_candidates(self, ids: Iterable[str]) -> int:
+        """Drop candidates (and, by cascade, their detections), e.g. ones merged into another."""
+        ids = list(ids)
+        if not ids:
+            return 0
+        with self._write() as conn:
+            cur = conn.executemany("DELETE FROM candidates WHERE id = ?", [(i,) for i in ids])
+            return cur.rowcount
+
     def replace_detections(self, candidate_id: str, rows: Iterable[Mapping[str, Any]]) -> int:
         """Make ``rows`` (file, observed_at, x, y, flux, snr) the candidate's whole track."""
         records = []

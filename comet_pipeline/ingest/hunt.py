@@ -1,0 +1,152 @@
+"""Hunt comets in a window of processed frames and keep the candidates in the store.
+
+For each detector the window's background-subtracted frames are read back from disk, the
+hunter links moving point sources into scored candidates, and those are folded into the
+recent stored candidates so that overlapping windows update one candidate (stable id)
+rather than adding another. Each candidate gets its Sungrazer report and a cutout strip.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+from comet_pipeline.domain import Detector, Frame
+from comet_pipeline.hunting.hunter import DEFAULT_CONFIG, HuntCache
+from comet_pipeline.hunting.model import Candidate, HuntFrame
+from comet_pipeline.hunting.persist import candidate_from_rows, candidate_row, detection_rows
+from comet_pipeline.hunting.report import cutout_strip, strip_png
+from comet_pipeline.hunting.sliding import hunt_and_merge
+from comet_pipeline.store import LifecycleStore
+
+#: Frames hunted together: a C3 Kreutz comet needs a few hours to show its motion.
+HUNT_WINDOW = timedelta(hours=6)
+#: Stored candidates last seen this long before the window still take part in merging.
+MERGE_HORIZON = timedelta(hours=4)
+
+
+@dataclass
+class HuntResult:
+    frames: dict[Detector, int] = field(default_factory=dict)
+    candidates: list[Candidate] = field(default_factory=list)  # created or updated, best first
+    cutouts: dict[str, Path] = field(default_factory=dict)
+    merged_away: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+
+def load_hunt_frame(frame: Frame) -> HuntFrame:
+    """The background-subtracted frame of a processed file, with its Sun centre."""
+    with fits.open(frame.background_path, memmap=False) as hdul:
+        image = np.asarray(hdul[0].data, dtype=np.float32)
+        header = hdul[0].header
+    return HuntFrame(
+        name=frame.name,
+        observed_at=frame.observed_at,
+        image=image,
+        sun_x=float(header["CRPIX1"]) - 1.0,
+        sun_y=float(header["CRPIX2"]) - 1.0,
+    )
+
+
+def cutout_path(products_dir: Path, candidate: Candidate) -> Path:
+    return products_dir / "candidates" / candidate.detector / f"{candidate.id}.png"
+
+
+def hunt_window(
+    store: LifecycleStore,
+    products_dir: Path,
+    start: datetime,
+    end: datetime,
+    detectors: tuple[Detector, ...],
+    *,
+    now: datetime,
+    window: timedelta = HUNT_WINDOW,
+) -> HuntResult:
+    """Hunt, for every hour ending in (start, end], the frames of the ``window`` before it.
+
+    One hour gives one hunt; a backfilled range slides the window hour by hour, sharing
+    source lists between overlapping windows, and loads each frame from disk once.
+    """
+    started = time.perf_counter()
+    result = HuntResult()
+    for detector in detectors:
+        _hunt_detector(store, products_dir, start, end, detector, now, window, result)
+    result.candidates.sort(key=lambda c: c.score, reverse=True)
+    result.elapsed_s = time.perf_counter() - started
+    return result
+
+
+def _hunt_detector(
+    store: LifecycleStore,
+    products_dir: Path,
+    start: datetime,
+    end: datetime,
+    detector: Detector,
+    now: datetime,
+    window: timedelta,
+    result: HuntResult,
+) -> None:
+    pending = deque(
+        f for f in store.frames_between(detector, start - window, end) if f.background_path
+    )
+    result.frames[detector] = len(pending)
+    loaded: deque[HuntFrame] = deque()
+    cache = HuntCache()
+    sun = None
+    current: list[Candidate] = []
+    touched: dict[str, Candidate] = {}
+    absorbed: set[str] = set()
+    hour_end = start + timedelta(hours=1)
+    while hour_end <= end:
+        while pending and pending[0].observed_at < hour_end:
+            loaded.append(load_hunt_frame(pending.popleft()))
+        while loaded and loaded[0].observed_at < hour_end - window:
+            cache.forget(loaded.popleft().name)
+        if len(loaded) >= DEFAULT_CONFIG.min_frames:
+            if sun is None:
+                sun = loaded[-1].sun()
+                current = [
+                    candidate_from_rows(row, store.detections_for(row["id"]), sun=sun)
+                    for row in store.candidates(
+                        detector=detector.value, since=start - window - MERGE_HORIZON
+                    )
+                ]
+            horizon = hour_end - window - MERGE_HORIZON
+            recent = [c for c in current if c.last_seen >= horizon]
+            final = [c for c in current if c.last_seen < horizon]
+            merged, changed, gone = hunt_and_merge(
+                list(loaded), detector=detector.value, existing=recent, cache=cache
+            )
+            current = final + merged
+            touched.update((c.id, c) for c in changed)
+            for cid in gone:
+                touched.pop(cid, None)
+                absorbed.add(cid)
+            for c in changed:
+                _save(store, products_dir, c, list(loaded), now, result)
+        hour_end += timedelta(hours=1)
+    store.delete_candidates(absorbed)
+    result.merged_away += sorted(absorbed)
+    result.candidates += [c for cid, c in touched.items() if cid not in absorbed]
+
+
+def _save(
+    store: LifecycleStore,
+    products_dir: Path,
+    candidate: Candidate,
+    frames: list[HuntFrame],
+    now: datetime,
+    result: HuntResult,
+) -> None:
+    path = cutout_path(products_dir, candidate)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    strip_png(cutout_strip(frames, candidate), path)
+    store.upsert_candidate(candidate_row(candidate, cutout_path=str(path)), now=now)
+    store.replace_detections(candidate.id, detection_rows(candidate))
+    result.cutouts[candidate.id] = path
