@@ -231,7 +231,7 @@ def evaluate(
     start: date | None = None,
     detectors: Sequence[str] = ("c2", "c3"),
     config: HuntConfig = DEFAULT_CONFIG,
-    comets_per_day: float = 3.0,
+    comets_per_day: float = 4.0,
     c2_fast_comets_per_day: float = 1.0,
     window_hours: float = 6.0,
     step_hours: float = 2.0,

@@ -8,7 +8,7 @@ asset and the evaluation harness both call this, with the same result.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -191,7 +191,7 @@ def hunt(
         found.append(build_candidate(detector, dets, sun=sun, config=config, image_size=size))
     found.sort(key=lambda c: -c.score)
     merged = merge_candidates([], found, lambda b, d: rebuild(b, d, config)).candidates
-    out = [replace(c) for c in merged if c.score >= config.min_score]
+    out = [c for c in merged if c.score >= config.min_score]
     out.sort(key=lambda c: -c.score)
     return out
 
