@@ -7,11 +7,11 @@ cover (backfills of old data) a nominal pass pattern stands in, marked ``source=
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from comet_pipeline.archive.client import ArchiveClient
-from comet_pipeline.domain import Slot, SlotState
+from comet_pipeline.domain import Detector, Slot, SlotState
 from comet_pipeline.domain.states import SLOT_TRANSITIONS
 from comet_pipeline.ingest.results import StepResult
 from comet_pipeline.store import LifecycleStore
@@ -71,12 +71,39 @@ def target_state(slot: Slot, now: datetime, arrivals: int) -> SlotState:
     return SlotState.ACTIVE if now <= slot.eot + ARRIVAL_GRACE else SlotState.MISSED
 
 
+def listed_arrivals(
+    client: ArchiveClient, detectors: Iterable[Detector], days: Iterable[date]
+) -> list[datetime]:
+    """Arrival times of every file in the archive listings of ``days``.
+
+    Reconciling a day's slots needs every arrival, not only those of files already
+    registered: a pass counts as DONE even before its files are discovered.
+    """
+    return [
+        entry.modified_at
+        for day in days
+        for detector in detectors
+        for entry in client.fetch_listing(day, detector).items
+    ]
+
+
 def reconcile_slots(
-    store: LifecycleStore, start: datetime, end: datetime, now: datetime, result: StepResult
+    store: LifecycleStore,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    result: StepResult,
+    listed: Sequence[datetime] = (),
 ) -> None:
-    """Move every slot beginning in [start, end) to the state the clock and arrivals imply."""
+    """Move every slot beginning in [start, end) to the state the clock and arrivals imply.
+
+    Arrivals are the store's registered files plus ``listed`` (times read off listings).
+    """
     for slot in store.slots_between(start, end):
-        arrivals = store.count_arrivals(slot.bot, slot.eot + ARRIVAL_GRACE)
+        close = slot.eot + ARRIVAL_GRACE
+        arrivals = store.count_arrivals(slot.bot, close) + sum(
+            1 for t in listed if slot.bot <= t <= close
+        )
         target = target_state(slot, now, arrivals)
         if target not in SLOT_TRANSITIONS[slot.state]:
             result.count(f"unchanged_{slot.state.value.lower()}")
@@ -88,7 +115,11 @@ def reconcile_slots(
 
 
 def sync_slots(
-    store: LifecycleStore, passes: Iterable[Slot], day: date, now: datetime
+    store: LifecycleStore,
+    passes: Iterable[Slot],
+    day: date,
+    now: datetime,
+    listed: Sequence[datetime] = (),
 ) -> StepResult:
     """Upsert the day's slots from the schedule (or the nominal pattern) and reconcile them."""
     started = time.perf_counter()
@@ -100,6 +131,6 @@ def sync_slots(
     for slot in day_slots:
         result.per_detector[slot.source] += 1
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    reconcile_slots(store, start, start + timedelta(days=1), now, result)
+    reconcile_slots(store, start, start + timedelta(days=1), now, result, listed)
     result.elapsed_s = time.perf_counter() - started
     return result

@@ -10,7 +10,7 @@ from comet_pipeline.imaging.pipeline import FrameProcessor
 from comet_pipeline.ingest.discover import discover_window, unknown_files_by_hour
 from comet_pipeline.ingest.download import download_window
 from comet_pipeline.ingest.process import process_window
-from comet_pipeline.ingest.slots import scheduled_slots, sync_slots
+from comet_pipeline.ingest.slots import listed_arrivals, scheduled_slots, sync_slots
 
 from .conftest import DETECTORS, HOUR, NOW
 
@@ -119,3 +119,26 @@ def test_unknown_files_by_hour_only_reports_what_the_store_lacks(store, client, 
     after = unknown_files_by_hour(store, client, DETECTORS, start, end)
     assert HOUR not in after
     assert set(after) == set(unknown) - {HOUR}
+
+
+def test_slots_follow_the_schedule_and_listings_before_any_discovery(store, client, sim, clock):
+    day = HOUR.date()
+    clock.now = HOUR.replace(hour=23, minute=50)  # the schedule in force covers `day`
+    listed = listed_arrivals(client, DETECTORS, [day - timedelta(days=1), day])
+    sync_slots(store, scheduled_slots(client), day, clock.now, listed)
+    slots = store.slots_between(HOUR.replace(hour=0), HOUR.replace(hour=0) + timedelta(days=1))
+    passes = [p for p in sim.passes(day) if p.bot.date() == day]
+    assert [(s.bot, s.antenna, s.source) for s in slots] == [
+        (p.bot.replace(second=0, microsecond=0), p.antenna, "schedule") for p in passes
+    ]
+    assert not store.files_between(DETECTORS[0], HOUR.replace(hour=0), clock.now)
+    for slot, p in zip(slots, passes, strict=True):
+        delivered = any(
+            p.bot <= o.arrived_at <= p.eot + timedelta(minutes=30)
+            for d in DETECTORS
+            for o in [*sim.observations(day, d), *sim.observations(day - timedelta(days=1), d)]
+        )
+        if clock.now > slot.eot + timedelta(minutes=30):
+            assert slot.state is (SlotState.DONE if delivered else SlotState.MISSED)
+        elif clock.now >= slot.bot:
+            assert slot.state in (SlotState.ACTIVE, SlotState.DONE)

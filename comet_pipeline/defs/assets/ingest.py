@@ -1,5 +1,7 @@
 """Ingestion assets: downlink slots, discovered files, downloaded files, processed frames."""
 
+from datetime import timedelta
+
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -35,7 +37,7 @@ from comet_pipeline.ingest.download import download_window
 from comet_pipeline.ingest.process import process_window
 from comet_pipeline.ingest.recover import recover_leases
 from comet_pipeline.ingest.results import LatencyStats
-from comet_pipeline.ingest.slots import scheduled_slots, sync_slots
+from comet_pipeline.ingest.slots import listed_arrivals, scheduled_slots, sync_slots
 from comet_pipeline.settings import Settings
 
 ARCHIVE_POOL = "lasco_archive"
@@ -70,7 +72,12 @@ def build_ingest_assets(settings: Settings, hourly, daily) -> list[AssetsDefinit
     ) -> MaterializeResult:
         window = context.partition_time_window
         now = clock.now()
-        result = sync_slots(store.get(), scheduled_slots(archive.get()), window.start.date(), now)
+        day = window.start.date()
+        client = archive.get()
+        # Files arriving during the day's passes sit in the folders of their observation day:
+        # that day or the one before.
+        listed = listed_arrivals(client, detectors, [day - timedelta(days=1), day])
+        result = sync_slots(store.get(), scheduled_slots(client), day, now, listed)
         slots = store.get().slots_between(window.start, window.end)
         by_state = {s: sum(1 for x in slots if x.state is s) for s in SlotState}
         closed = by_state[SlotState.DONE] + by_state[SlotState.MISSED]
