@@ -12,11 +12,11 @@ from datetime import timedelta
 
 import pytest
 from astropy.io import fits
-from comet_pipeline.archive.sim.server import start_server
 
 from comet_pipeline.archive.sim.archive import SimArchive
 from comet_pipeline.archive.sim.config import SimConfig
 from comet_pipeline.archive.sim.faults import Faults
+from comet_pipeline.archive.sim.server import start_server
 from comet_pipeline.domain import FileState
 from comet_pipeline.store import LifecycleStore
 

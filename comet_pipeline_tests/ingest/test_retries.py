@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from comet_pipeline.archive.sim.server import start_server
-
 from comet_pipeline.archive.client import ArchiveClient
 from comet_pipeline.archive.sim.archive import SimArchive
 from comet_pipeline.archive.sim.config import SimConfig
 from comet_pipeline.archive.sim.faults import Faults
+from comet_pipeline.archive.sim.server import start_server
 from comet_pipeline.domain import FileState
 from comet_pipeline.imaging.pipeline import FrameProcessor
 from comet_pipeline.ingest.discover import discover_window
