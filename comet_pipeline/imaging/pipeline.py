@@ -3,7 +3,8 @@
 Products (``out_root/<detector>/<YYYYMMDD>/<stem>.*``):
 
 * ``cal.fits``    calibrated float32, DN/s per full-res pixel, masked pixels NaN, WCS
-* ``sample.npy``  the calibrated frame block-averaged 8x (background input for later frames)
+* ``sample.npy``  the flattened calibrated frame block-median-ed 4x (C2) or 8x (C3): the
+  background input for later frames
 * ``bgsub.fits``  background-subtracted + NRGF, in units of the local noise sigma
 * ``diff.fits``   running difference (DN/s) with the previous frame, unless the gap is long
 * ``png`` / ``preview.png`` / ``thumb.png``  the bg-subtracted frame at 1024/512/256
@@ -28,7 +29,7 @@ from astropy.wcs import WCS
 
 from comet_pipeline.domain.models import Detector, FitsInfo
 from comet_pipeline.imaging import background as bg
-from comet_pipeline.imaging.calibrate import SATURATION_DN, calibrate
+from comet_pipeline.imaging.calibrate import SATURATION_DN
 from comet_pipeline.imaging.difference import running_difference
 from comet_pipeline.imaging.fitsio import (
     product_cards,
@@ -37,14 +38,8 @@ from comet_pipeline.imaging.fitsio import (
     with_cards,
     write_fits_float32,
 )
+from comet_pipeline.imaging.frame import calibrate_and_mask, sample_factor, subtract_background
 from comet_pipeline.imaging.geometry import Geometry, geometry
-from comet_pipeline.imaging.masks import (
-    FIELD,
-    PYLON_ANGLE_STEP,
-    field_mask,
-    find_pylon_angle,
-    missing_blocks,
-)
 from comet_pipeline.imaging.orientation import to_display
 from comet_pipeline.imaging.png import write_png_set
 from comet_pipeline.imaging.stats import FrameStats, frame_stats
@@ -216,38 +211,9 @@ class FrameProcessor:
             (p for p in history if p.observed_at < now and Path(p.calibrated_path) != paths["cal"]),
             key=lambda p: p.observed_at,
         )
-        steps: list[str] = []
-
-        # 1. calibrate
-        cal = calibrate(raw, offset=info.offset, exptime=info.exptime, binning=info.binning)
-        steps.append(
-            f"calibrate: (DN - OFFSET {info.offset:g}) / (EXPTIME {info.exptime:g} s"
-            f" x binning {info.binning}^2) -> DN/s per full-res pixel"
-        )
-
-        # 2. masks
-        f = 4  # the pylon is found on every 4th pixel: plenty for a 15-40 px wide arm
-        coarse = raw[f // 2 :: f, f // 2 :: f].astype(np.float32) - np.float32(info.offset)
-        pylon = find_pylon_angle(
-            coarse, f, info.sun_x, info.sun_y, info.plate_scale,
-            ring_rsun=FIELD[det].pylon_ring_rsun,
-        )  # fmt: skip
-        fmask = field_mask(
-            shape, det, info.sun_x, info.sun_y, info.plate_scale, info.roll_deg,
-            pylon_angle_deg=pylon,
-        )  # fmt: skip
-        missing, n_blocks = missing_blocks(raw)
-        bad = fmask | missing
-        dead = raw == 0  # isolated zero pixels: no data, but not a block
-        bad_or_dead = bad | dead
-        cal[bad_or_dead] = np.nan
-        if pylon is not None:
-            pylon = (round(pylon / PYLON_ANGLE_STEP) * PYLON_ANGLE_STEP) % 360.0
-        where = f"{pylon:.1f} deg (measured)" if pylon is not None else "model (roll)"
-        steps.append(
-            f"mask (NaN): occulter, field stop, pylon at {where},"
-            f" {n_blocks} missing 32x32 blocks, zero pixels"
-        )
+        # 1-2. calibrate and mask
+        calibrated = calibrate_and_mask(raw, info)
+        cal = calibrated.data
 
         # The products are encoded and written by two threads while this one computes:
         # zlib, file writes and numpy copies release the GIL, so writing (~40% of the work)
@@ -260,13 +226,13 @@ class FrameProcessor:
                 observed_at=now,
                 wcs=wcs,
                 bunit="DN/s",
-                history=[f"comet_pipeline imaging: {s}" for s in steps],
+                history=[f"comet_pipeline imaging: {s}" for s in calibrated.steps],
             )
             jobs.append(pool.submit(write_fits_float32, paths["cal"], cal, cal_cards))
 
             # 3. background
             geo = geometry(shape, info.sun_x, info.sun_y)
-            factor = bg.SAMPLE_FACTORS.get(det.value, bg.SAMPLE_FACTOR)
+            factor = sample_factor(det)
             sample = bg.make_sample(cal, geo, factor)
             jobs.append(pool.submit(save_npy_atomic, paths["sample"], sample))
             window = [p for p in earlier if now - p.observed_at <= self.background_window]
@@ -275,30 +241,14 @@ class FrameProcessor:
                 for p in window[-self.history :]
                 if (s := self._sample(p, geo, factor)) is not None
             ]
-            if len(samples) >= self.min_history:
-                background = bg.rolling_background(samples, geo)
-                kind, n_used = "rolling", len(samples)
-                bg_step = f"background: median of {n_used} earlier frames at 1/{factor} res"
-            elif self.fallback == "radial":
-                background = bg.radial_background(cal, geo)
-                kind, n_used = "radial", 0
-                bg_step = "background: radial median model (too few earlier frames)"
-            else:
-                background = bg.rolling_background([sample], geo)
-                kind, n_used = "self", 0
-                bg_step = f"background: this frame's 1/{factor} block median (too few earlier)"
-            residual = cal - background
-            residual -= bg.local_background(residual, geo)
-            bgsub = bg.nrgf(residual, geo)
+            sub = subtract_background(
+                cal, geo, sample, samples, min_history=self.min_history, fallback=self.fallback
+            )
+            bgsub, kind, n_used = sub.bgsub, sub.kind, sub.frames
             bg_cards = with_cards(
                 cal_cards,
                 bunit="sigma",
-                history=[
-                    f"comet_pipeline imaging: {bg_step}",
-                    "comet_pipeline imaging: minus a 16-px block median of the residual",
-                    "comet_pipeline imaging: NRGF: minus radial median, divided by radial"
-                    " robust sigma (IQR/1.349); unit: local noise sigma",
-                ],
+                history=[f"comet_pipeline imaging: {s}" for s in sub.steps],
             )
             jobs.append(pool.submit(write_fits_float32, paths["bgsub"], bgsub, bg_cards))
             shown = to_display(display_bgsub(bgsub), info.roll_deg)
@@ -337,9 +287,9 @@ class FrameProcessor:
             # 5. stats
             stats = frame_stats(
                 cal,
-                bad_or_dead,
+                calibrated.mask,
                 raw,
-                missing_blocks=n_blocks,
+                missing_blocks=calibrated.missing_blocks,
                 saturation_dn=self.saturation_dn * info.binning**2,
             )
             for job in jobs:
