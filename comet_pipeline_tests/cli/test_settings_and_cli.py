@@ -1,0 +1,106 @@
+"""Settings from the environment, and the CLI's status and frames commands."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from comet_pipeline import cli
+from comet_pipeline.domain import Detector, Frame
+from comet_pipeline.reports import frames_text, status_text
+from comet_pipeline.settings import Settings, SettingsError
+from comet_pipeline.store import LifecycleStore
+
+
+def test_settings_defaults_and_overrides(tmp_path: Path):
+    defaults = Settings.from_env({})
+    assert defaults.archive_url == "sim://lasco" and defaults.schedule_url == "sim://schedule"
+    assert defaults.detectors == (Detector.C2, Detector.C3)
+    assert defaults.partitions_start == date(2025, 1, 1)
+    assert defaults.home == Path.home() / ".comet_pipeline"
+    custom = Settings.from_env(
+        {
+            "COMET_HOME": str(tmp_path),
+            "COMET_ARCHIVE_URL": "https://umbra.nascom.nasa.gov/pub/lasco/lastimage/level_05/",
+            "COMET_DETECTORS": " C3 ",
+            "COMET_PARTITIONS_START": "2026-02-01",
+        }
+    )
+    assert custom.layout.lifecycle_db == tmp_path / "lifecycle.db"
+    assert custom.archive_url.endswith("/level_05") and not custom.uses_simulator
+    assert custom.detectors == (Detector.C3,)
+    assert custom.partitions_start == date(2026, 2, 1)
+    with pytest.raises(AttributeError):
+        custom.home = tmp_path  # type: ignore[misc]  # frozen
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"COMET_DETECTORS": "c2,c4"}, "COMET_DETECTORS"),
+        ({"COMET_DETECTORS": " , "}, "COMET_DETECTORS"),
+        ({"COMET_PARTITIONS_START": "yesterday"}, "COMET_PARTITIONS_START"),
+    ],
+)
+def test_bad_settings_say_which_variable(env, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
+
+
+def test_status_says_when_the_store_is_empty_and_counts_otherwise(tmp_path: Path):
+    store = LifecycleStore(tmp_path / "lifecycle.db")
+    assert "is empty" in status_text(store)
+    now = datetime(2025, 6, 10, 12, tzinfo=UTC)
+    from comet_pipeline.domain import ArchiveFile
+
+    store.register_files([ArchiveFile("32000001.fts", Detector.C3, now, 18.0, 1024, 1024)], now=now)
+    text = status_text(store)
+    assert "DISCOVERED" in text and "C3" in text
+    row = next(line for line in text.splitlines() if line.startswith("DISCOVERED"))
+    assert row.split()[-1] == "1"
+
+
+def test_frames_lists_processed_frames_in_time_order(tmp_path: Path):
+    store = LifecycleStore(tmp_path / "lifecycle.db")
+    from comet_pipeline.domain import ArchiveFile
+
+    times = [datetime(2025, 6, 10, h, tzinfo=UTC) for h in (5, 3, 4)]
+    names = [f"3200000{i}.fts" for i in range(3)]
+    store.register_files(
+        [
+            ArchiveFile(n, Detector.C3, t, 18.0, 1024, 1024)
+            for n, t in zip(names, times, strict=True)
+        ],
+        now=times[0],
+    )
+    for n, t in zip(names, times, strict=True):
+        store.record_frame(
+            Frame(
+                n,
+                Detector.C3,
+                t,
+                calibrated_path=f"/f/{n}.cal.fits",
+                png_path=f"/f/{n}.png",
+                stats={"noise_sigma": 0.3},
+            ),
+            now=t,
+        )
+    text = frames_text(store, Detector.C3, times[1], datetime(2025, 6, 11, tzinfo=UTC))
+    listed = [line.split()[2] for line in text.splitlines()[2:]]
+    assert listed == ["32000001.fts", "32000002.fts", "32000000.fts"]
+    assert "No processed C2 frames" in frames_text(store, Detector.C2, times[1], times[0])
+
+
+def test_cli_rejects_bad_input_with_a_message(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["frames", "--detector", "c4"])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "--hours", "0"])
+    assert "positive integer" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["frames", "--detector", "c3", "--since", "last tuesday"])
+    assert "not an ISO date" in capsys.readouterr().err
