@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -47,6 +48,7 @@ class ArchiveResource(ConfigurableResource):
     archive_url: str
     schedule_url: str
     sim_seed: int = 0
+    sim_comets_per_day: float | None = None  # None: the simulator's default rate
     retries: int = 3
     backoff_seconds: float = 0.5
     clock: ClockResource
@@ -57,12 +59,23 @@ class ArchiveResource(ConfigurableResource):
             self._client = ArchiveClient.create(
                 self.archive_url,
                 self.schedule_url,
-                sim_seed=self.sim_seed,
-                sim_clock=self.clock.now,
+                sim_archive=self._simulator(),
                 retries=self.retries,
                 backoff=self.backoff_seconds,
             )
         return self._client
+
+    def _simulator(self):
+        """The embedded archive, only when a URL asks for it (real deployments never load it)."""
+        if not (self.archive_url.startswith("sim://") or self.schedule_url.startswith("sim://")):
+            return None
+        from comet_pipeline.archive.sim.archive import SimArchive
+        from comet_pipeline.archive.sim.config import SimConfig
+
+        config = SimConfig(seed=self.sim_seed)
+        if self.sim_comets_per_day is not None:
+            config = replace(config, comets_per_day=self.sim_comets_per_day)
+        return SimArchive(config=config, clock=self.clock.now)
 
 
 class FileTreeResource(ConfigurableResource):

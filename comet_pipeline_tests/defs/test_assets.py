@@ -73,3 +73,30 @@ def test_hour_materialized_twice_downloads_nothing_the_second_time(settings, ins
     assert store.transition_count() == transitions
     meta = _materialization(second, "downloaded_files").metadata
     assert "outcome/ready" not in meta
+
+
+def test_dagster_definitions_validate_passes(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    env["COMET_HOME"] = str(tmp_path)
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "definitions",
+            "validate",
+            "-m",
+            "comet_pipeline.definitions",
+        ],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Validation successful" in done.stderr + done.stdout
