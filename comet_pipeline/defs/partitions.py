@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from dagster import DailyPartitionsDefinition, HourlyPartitionsDefinition
+from dagster import BackfillPolicy, DailyPartitionsDefinition, HourlyPartitionsDefinition
 
 from comet_pipeline.settings import Settings
 
 HOURLY_FORMAT = "%Y-%m-%d-%H:%M"
+
+#: A range of hours runs in runs of at most this many partitions (a day in two runs).
+#: Every hourly asset carries it, so a job over them keeps it.
+HOURLY_BACKFILL = BackfillPolicy.multi_run(max_partitions_per_run=12)
 
 
 def hourly_partitions(settings: Settings) -> HourlyPartitionsDefinition:

@@ -28,6 +28,10 @@ def test_definitions_load_and_name_the_contract(settings):
     assert {"downlink_slots", "discovered_files", "downloaded_files", "processed_frames"} <= keys
     assert {"downlink_sensor", "retry_sensor", "slot_sensor"} <= {s.name for s in repo.sensor_defs}
     assert {"daily_slots_schedule", "hourly_sweep_schedule"} <= {s.name for s in repo.schedule_defs}
+    hourly_keys = ["discovered_files", "downloaded_files", "processed_frames", "comet_candidates"]
+    policies = {repo.asset_graph.get(AssetKey(k)).backfill_policy for k in hourly_keys}
+    assert len(policies) == 1  # one policy, so a backfill of the job runs 12 hours per run
+    assert next(iter(policies)).max_partitions_per_run == 12
     hourly = repo.asset_graph.get(AssetKey("discovered_files")).partitions_def
     assert hourly.get_partition_keys(current_time=datetime(2025, 1, 1, 3, 30, tzinfo=UTC))[:2] == [
         "2025-01-01-00:00",

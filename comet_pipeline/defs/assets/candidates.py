@@ -15,6 +15,7 @@ from dagster import (
 )
 
 from comet_pipeline.defs.metadata import inline_image
+from comet_pipeline.defs.partitions import HOURLY_BACKFILL
 from comet_pipeline.defs.resources import ClockResource, FileTreeResource, StoreResource
 from comet_pipeline.ingest.hunt import HUNT_WINDOW, hunt_window
 from comet_pipeline.settings import Settings
@@ -32,6 +33,7 @@ def build_candidates_asset(settings: Settings, hourly):
         partitions_def=hourly,
         group_name="hunting",
         kinds={"sqlite", "png"},
+        backfill_policy=HOURLY_BACKFILL,
         deps=[
             AssetDep(
                 "processed_frames",

@@ -9,7 +9,6 @@ from dagster import (
     AssetDep,
     AssetExecutionContext,
     AssetsDefinition,
-    BackfillPolicy,
     Backoff,
     Jitter,
     MaterializeResult,
@@ -24,6 +23,7 @@ from comet_pipeline.defs.metadata import (
     state_counts_metadata,
     step_metadata,
 )
+from comet_pipeline.defs.partitions import HOURLY_BACKFILL
 from comet_pipeline.defs.resources import (
     ArchiveResource,
     ClockResource,
@@ -42,9 +42,6 @@ from comet_pipeline.settings import Settings
 
 ARCHIVE_POOL = "lasco_archive"
 GROUP = "ingestion"
-
-#: A range of hours runs in runs of at most this many partitions (a day in two runs).
-HOURLY_BACKFILL = BackfillPolicy.multi_run(max_partitions_per_run=12)
 
 #: Transient archive trouble (timeouts, 5xx) is retried by the step with backoff.
 ARCHIVE_RETRY = RetryPolicy(
