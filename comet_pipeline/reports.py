@@ -139,6 +139,20 @@ def demo_summary_text(
         out.append(
             f"Newest frame: {newest.detector.label} {newest.observed_at:%Y-%m-%d %H:%M} UT → {newest.png_path}"
         )
+    candidates = sorted(
+        (c for d in settings.detectors for c in store.candidates(d.value, since=start, until=end)),
+        key=lambda c: c["score"] or 0.0,
+        reverse=True,
+    )
+    if candidates:
+        out.append(f"Comet candidates: {len(candidates)} (best first)")
+        for c in candidates[:3]:
+            out.append(
+                f"  {c['id']}  {c['detector'].upper()}  {c['n_frames']} frames  "
+                f"score {c['score']:.2f}  SNR {c['snr']:.1f}  cutouts: {c['cutout_path']}"
+            )
+    else:
+        out.append("Comet candidates: none in this window.")
     not_yet = sum(1 for r in records if r.state is FileState.DISCOVERED)
     if not_yet:
         out.append(
