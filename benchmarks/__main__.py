@@ -1,7 +1,7 @@
 """Run every ``benchmarks/bench_*.py`` (or those named on the command line); print JSON.
 
-    python -m benchmarks            # all
-    python -m benchmarks store      # only bench_store.py
+python -m benchmarks            # all
+python -m benchmarks store      # only bench_store.py
 """
 
 from __future__ import annotations

@@ -110,17 +110,25 @@ def test_dagster_dev_launches_a_partition_run_over_graphql(tmp_path: Path):
     ]:
         subprocess.run(
             [str(BIN / "dagster"), kind, "stop", name, "-w", "workspace.yaml"],
-            cwd=REPO, env=env, check=True, capture_output=True, timeout=120,
+            cwd=REPO,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
 
     port = _free_port()
     url = f"http://127.0.0.1:{port}/graphql"
     proc = subprocess.Popen(
         [str(BIN / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
+
         def ready():
             try:
                 return requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok
