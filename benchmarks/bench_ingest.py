@@ -1,8 +1,9 @@
 """Ingest 24 simulated hours of C2+C3 end to end through Dagster, and without it.
 
-Figures: seconds through Dagster (one in-process run over the 24-hour partition range,
-plus the slots run), seconds for the same services called directly, and the difference
-per hourly partition (Dagster's overhead). Median over a few fresh COMET_HOMEs.
+Figures: seconds through Dagster (the slots run plus one in-process run over the 24-hour
+partition range: discover, download, process, hunt), seconds for the same services called
+directly, the difference per hourly partition, and the same for a one-hour run (what a
+sensor launches). Medians over fresh COMET_HOMEs.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from comet_pipeline.domain import Detector
 from comet_pipeline.imaging.pipeline import FrameProcessor
 from comet_pipeline.ingest.discover import discover_window
 from comet_pipeline.ingest.download import download_window
+from comet_pipeline.ingest.hunt import hunt_window
 from comet_pipeline.ingest.process import process_window
-from comet_pipeline.ingest.slots import scheduled_slots, sync_slots
+from comet_pipeline.ingest.slots import listed_arrivals, scheduled_slots, sync_slots
 from comet_pipeline.settings import Settings
 from comet_pipeline.store import LifecycleStore
 
@@ -56,29 +58,60 @@ def _through_dagster(home: Path) -> tuple[float, int]:
     return elapsed, frames
 
 
-def _services_only(home: Path) -> float:
+def _services_only(home: Path, start: datetime = DAY, hours: int = HOURS) -> float:
+    """The same work as the Dagster runs (slots, discover, download, process, hunt)."""
     settings = Settings(home=home)
     home.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
+    t0 = time.perf_counter()
     store = LifecycleStore(settings.layout.lifecycle_db)
     client = ArchiveClient.create(
         "sim://lasco", "sim://schedule", sim_archive=SimArchive(SimConfig(), clock=lambda: NOW)
     )
-    end = DAY + timedelta(hours=HOURS)
-    sync_slots(store, scheduled_slots(client), DAY.date(), NOW)
-    discover_window(store, client, tuple(Detector), DAY, end, now=NOW)
+    end = start + timedelta(hours=hours)
+    day = start.date()
+    listed = listed_arrivals(client, tuple(Detector), [day - timedelta(days=1), day])
+    sync_slots(store, scheduled_slots(client), day, NOW, listed)
+    discover_window(store, client, tuple(Detector), start, end, now=NOW)
     download_window(
-        store, client, settings.layout.raw_dir, DAY, end, clock=lambda: NOW, owner="bench"
+        store, client, settings.layout.raw_dir, start, end, clock=lambda: NOW, owner="bench"
     )
     process_window(
         store,
         FrameProcessor(settings.layout.frames_dir),
-        DAY,
+        start,
         end,
         clock=lambda: NOW,
         owner="bench",
     )
-    return time.perf_counter() - start
+    hunt_window(store, settings.layout.products_dir, start, end, tuple(Detector), now=NOW)
+    return time.perf_counter() - t0
+
+
+def _one_partition_overhead() -> tuple[float, float]:
+    """Median seconds of one hourly run through Dagster and of the same hour without it."""
+    dagster_s, services_s = [], []
+    for hour in (3, 9, 15):
+        start = DAY + timedelta(hours=hour)
+        with tempfile.TemporaryDirectory() as tmp, DagsterInstance.ephemeral() as instance:
+            settings = Settings(home=Path(tmp) / "home")
+            clock = ClockResource(frozen_at=NOW.isoformat())
+            archive = ArchiveResource(
+                archive_url="sim://lasco", schedule_url="sim://schedule", clock=clock
+            )
+            t0 = time.perf_counter()
+            ok = ingest_range(
+                settings,
+                start,
+                start + timedelta(hours=1),
+                instance=instance,
+                clock=clock,
+                archive=archive,
+            )
+            dagster_s.append(time.perf_counter() - t0)
+            assert all(ok)
+        with tempfile.TemporaryDirectory() as tmp:
+            services_s.append(_services_only(Path(tmp) / "home", start, hours=1))
+    return statistics.median(dagster_s), statistics.median(services_s)
 
 
 def run() -> dict:
@@ -90,6 +123,7 @@ def run() -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             services_s.append(_services_only(Path(tmp) / "home"))
     d, s = statistics.median(dagster_s), statistics.median(services_s)
+    one_dagster, one_services = _one_partition_overhead()
     return {
         "hours": HOURS,
         "frames": frames,
@@ -97,6 +131,9 @@ def run() -> dict:
         "ingest_24h_services_only_s": round(s, 1),
         "dagster_overhead_per_partition_ms": round((d - s) / HOURS * 1000, 0),
         "ms_per_frame_through_dagster": round(d / max(frames, 1) * 1000, 1),
+        "one_hour_run_through_dagster_s": round(one_dagster, 2),
+        "one_hour_services_only_s": round(one_services, 2),
+        "dagster_overhead_single_partition_run_s": round(one_dagster - one_services, 2),
         "target_s": 60,
         "runs": REPEAT,
     }
