@@ -21,6 +21,8 @@ from comet_pipeline.ingest.results import StepResult
 from comet_pipeline.store import LifecycleStore
 
 Clock = Callable[[], datetime]
+#: Called as ``progress(done, total)`` before each file, for logs a person watches.
+Progress = Callable[[int, int], None]
 
 #: How far back earlier frames are looked up for backgrounds and differences.
 HISTORY_WINDOW = timedelta(hours=4)
@@ -34,13 +36,17 @@ def process_window(
     *,
     clock: Clock,
     owner: str,
+    progress: Progress | None = None,
 ) -> StepResult:
     started = time.perf_counter()
     result = StepResult()
     claimed = store.claim(
         target=FileState.PROCESSING, owner=owner, now=clock(), start=start, end=end
     )
-    for record in sorted(claimed, key=lambda r: (r.detector.value, r.observed_at, r.name)):
+    ordered = sorted(claimed, key=lambda r: (r.detector.value, r.observed_at, r.name))
+    for done, record in enumerate(ordered):
+        if progress is not None:
+            progress(done, len(ordered))
         try:
             frame = _process_one(store, processor, record)
         except Exception as err:  # noqa: BLE001 - one bad frame must not stop the hour
@@ -50,7 +56,8 @@ def process_window(
                 now=clock(),
                 run_id=owner,
                 owner=owner,
-                permanent=isinstance(err, (ValueError, OSError)),
+                # bad data (header, values) will not improve; I/O trouble might
+                permanent=isinstance(err, ValueError),
             )
             result.count(state.value.lower() if state else "lease_lost", record.detector.value)
             result.errors.append(f"{record.name}: {type(err).__name__}: {err}")

@@ -190,6 +190,7 @@ def build_ingest_assets(settings: Settings, hourly, daily) -> list[AssetsDefinit
             window.end,
             clock=clock.now,
             owner=context.run.run_id,
+            progress=_log_progress(context, "processing"),
         )
         metadata = _window_metadata(store, result.absorb(recovered), window, detectors)
         frames = [
@@ -220,6 +221,16 @@ def build_ingest_assets(settings: Settings, hourly, daily) -> list[AssetsDefinit
         )
 
     return [downlink_slots, discovered_files, downloaded_files, processed_frames]
+
+
+def _log_progress(context: AssetExecutionContext, what: str):
+    """A progress callback that logs every tenth file to the run's log in the UI."""
+
+    def report(done: int, total: int) -> None:
+        if done % 10 == 0:
+            context.log.info(f"{what}: {done} of {total} files done")
+
+    return report
 
 
 def _frame_has_signal(stats: dict[str, float]) -> bool:
