@@ -10,12 +10,18 @@ the simulator, notebooks) calls them directly and gets identical arrays.
    later frames build their background from.
 3. :func:`subtract_background`: rolling median of earlier samples (or the fallback), minus
    the 16-px residual median, then NRGF -> units of the local noise sigma.
+
+:func:`process_frame` chains 1-3 for one frame and :func:`background_history` picks the
+earlier frames whose samples it gets; FrameProcessor and the in-memory callers both go
+through these two, with the defaults below, so what is evaluated is what is produced.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 import numpy as np
 
@@ -32,6 +38,13 @@ from comet_pipeline.imaging.masks import (
 )
 
 PYLON_STRIDE = 4  # the pylon is found on every 4th pixel: plenty for a 15-40 px wide arm
+# The background defaults (FrameProcessor's, and every in-memory caller's):
+HISTORY = 10  # earlier frames whose samples the rolling median uses
+MIN_HISTORY = 3  # fewer earlier frames than this -> the fallback
+BACKGROUND_WINDOW = timedelta(hours=6)  # earlier frames older than this are not used
+FALLBACK = "self"  # the frame's own block median ("radial": the azimuthal median profile)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,16 @@ class Subtracted:
     kind: str  # "rolling", "self" or "radial"
     frames: int  # earlier samples the rolling background used
     steps: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FrameScience:
+    """Everything :func:`process_frame` computes for one frame."""
+
+    calibrated: Calibrated
+    geometry: Geometry
+    sample: np.ndarray  # this frame's reduced-resolution sample (for later frames)
+    subtracted: Subtracted
 
 
 def sample_factor(detector: Detector | str) -> int:
@@ -125,3 +148,48 @@ def subtract_background(
         " unit: local noise sigma",
     ]
     return Subtracted(bgsub, kind, n, steps)
+
+
+def background_history(
+    now: datetime,
+    earlier: Sequence[T],
+    observed_at: Callable[[T], datetime],
+    *,
+    history: int = HISTORY,
+    window: timedelta = BACKGROUND_WINDOW,
+) -> list[T]:
+    """The earlier frames whose samples make the background of the frame observed at ``now``:
+    observed before it and at most ``window`` earlier, the last ``history`` of them, oldest
+    first. ``earlier`` holds anything (prior-frame records, (time, sample) pairs)."""
+    chosen = sorted(
+        (e for e in earlier if observed_at(e) < now and now - observed_at(e) <= window),
+        key=observed_at,
+    )
+    return chosen[-history:] if history > 0 else []
+
+
+def process_frame(
+    raw: np.ndarray,
+    info: FitsInfo,
+    earlier_samples: Sequence[np.ndarray],
+    *,
+    min_history: int = MIN_HISTORY,
+    fallback: str = FALLBACK,
+    on_calibrated: Callable[[Calibrated], None] | None = None,
+) -> FrameScience:
+    """Steps 1-3 for one raw frame, given the samples :func:`background_history` chose.
+
+    ``on_calibrated`` is called as soon as the calibrated frame exists (FrameProcessor
+    starts writing it there, overlapping the background arithmetic); it must not modify it.
+    """
+    if fallback not in ("self", "radial"):
+        raise ValueError(f"fallback must be 'self' or 'radial', not {fallback!r}")
+    calibrated = calibrate_and_mask(raw, info)
+    if on_calibrated is not None:
+        on_calibrated(calibrated)
+    geo = geometry(raw.shape, info.sun_x, info.sun_y)
+    sample = bg.make_sample(calibrated.data, geo, sample_factor(info.detector))
+    sub = subtract_background(
+        calibrated.data, geo, sample, earlier_samples, min_history=min_history, fallback=fallback
+    )
+    return FrameScience(calibrated, geo, sample, sub)

@@ -38,7 +38,16 @@ from comet_pipeline.imaging.fitsio import (
     with_cards,
     write_fits_float32,
 )
-from comet_pipeline.imaging.frame import calibrate_and_mask, sample_factor, subtract_background
+from comet_pipeline.imaging.frame import (
+    BACKGROUND_WINDOW,
+    FALLBACK,
+    HISTORY,
+    MIN_HISTORY,
+    Calibrated,
+    background_history,
+    process_frame,
+    sample_factor,
+)
 from comet_pipeline.imaging.geometry import Geometry, geometry
 from comet_pipeline.imaging.orientation import to_display
 from comet_pipeline.imaging.png import write_png_set
@@ -136,12 +145,12 @@ class FrameProcessor:
         self,
         out_root: Path,
         *,
-        history: int = 10,
-        min_history: int = 3,
+        history: int = HISTORY,
+        min_history: int = MIN_HISTORY,
         max_gap: timedelta = timedelta(minutes=40),
-        background_window: timedelta = timedelta(hours=6),
+        background_window: timedelta = BACKGROUND_WINDOW,
         saturation_dn: float = SATURATION_DN,
-        fallback: str = "self",
+        fallback: str = FALLBACK,
     ) -> None:
         if fallback not in ("self", "radial"):
             raise ValueError(f"fallback must be 'self' or 'radial', not {fallback!r}")
@@ -211,9 +220,17 @@ class FrameProcessor:
             (p for p in history if p.observed_at < now and Path(p.calibrated_path) != paths["cal"]),
             key=lambda p: p.observed_at,
         )
-        # 1-2. calibrate and mask
-        calibrated = calibrate_and_mask(raw, info)
-        cal = calibrated.data
+        # the earlier frames' samples the background uses (memory, else disk)
+        geo = geometry(shape, info.sun_x, info.sun_y)
+        factor = sample_factor(det)
+        chosen = background_history(
+            now,
+            earlier,
+            lambda p: p.observed_at,
+            history=self.history,
+            window=self.background_window,
+        )
+        samples = [s for p in chosen if (s := self._sample(p, geo, factor)) is not None]
 
         # The products are encoded and written by two threads while this one computes:
         # zlib, file writes and numpy copies release the GIL, so writing (~40% of the work)
@@ -221,29 +238,34 @@ class FrameProcessor:
         # every write is atomic; process() returns only after all of them finished.
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="imaging-write") as pool:
             jobs = []
-            cal_cards = product_cards(
-                raw_header,
-                observed_at=now,
-                wcs=wcs,
-                bunit="DN/s",
-                history=[f"comet_pipeline imaging: {s}" for s in calibrated.steps],
-            )
-            jobs.append(pool.submit(write_fits_float32, paths["cal"], cal, cal_cards))
+            cal_cards: list[str] = []
 
-            # 3. background
-            geo = geometry(shape, info.sun_x, info.sun_y)
-            factor = sample_factor(det)
-            sample = bg.make_sample(cal, geo, factor)
-            jobs.append(pool.submit(save_npy_atomic, paths["sample"], sample))
-            window = [p for p in earlier if now - p.observed_at <= self.background_window]
-            samples = [
-                s
-                for p in window[-self.history :]
-                if (s := self._sample(p, geo, factor)) is not None
-            ]
-            sub = subtract_background(
-                cal, geo, sample, samples, min_history=self.min_history, fallback=self.fallback
+            def write_calibrated(calibrated: Calibrated) -> None:
+                cal_cards.extend(
+                    product_cards(
+                        raw_header,
+                        observed_at=now,
+                        wcs=wcs,
+                        bunit="DN/s",
+                        history=[f"comet_pipeline imaging: {s}" for s in calibrated.steps],
+                    )
+                )
+                jobs.append(
+                    pool.submit(write_fits_float32, paths["cal"], calibrated.data, cal_cards)
+                )
+
+            # 1-3. calibrate and mask, sample, background (shared with in-memory callers)
+            science = process_frame(
+                raw,
+                info,
+                samples,
+                min_history=self.min_history,
+                fallback=self.fallback,
+                on_calibrated=write_calibrated,
             )
+            calibrated, sample, sub = science.calibrated, science.sample, science.subtracted
+            cal = calibrated.data
+            jobs.append(pool.submit(save_npy_atomic, paths["sample"], sample))
             bgsub, kind, n_used = sub.bgsub, sub.kind, sub.frames
             bg_cards = with_cards(
                 cal_cards,
