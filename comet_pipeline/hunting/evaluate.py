@@ -2,11 +2,11 @@
 
 The simulated archive renders level-0.5 FITS with injected comets (spread brightness, Kreutz
 in C2 and C3, a faster C2 group) and knows where each comet is in every frame. Frames are
-calibrated and background-subtracted in memory with the imaging layer's pure functions
-(the same steps as ``imaging.pipeline.FrameProcessor``: calibrate, field + missing-block
-masks, rolling median background of earlier frames or the radial fallback, NRGF), hunted
-over sliding windows exactly as the hourly asset would, folded into stable candidates, and
-matched to the truth.
+calibrated and background-subtracted in memory by the very functions
+``imaging.pipeline.FrameProcessor`` runs (``imaging.frame.background_history`` and
+``process_frame``, with its defaults), so the hunted images equal the ``bgsub.fits`` the
+Dagster pipeline writes; they are hunted over sliding windows as the hourly asset does,
+folded into stable candidates, and matched to the truth.
 
 A candidate matches a comet when they share at least ``MIN_SHARED`` frames and the median
 position error over the shared frames is at most ``MAX_MEDIAN_ERR`` px. A comet is found
@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
+from comet_pipeline.domain.models import Detector
 from comet_pipeline.hunting.config import HuntConfig
 from comet_pipeline.hunting.hunter import DEFAULT_CONFIG
 from comet_pipeline.hunting.model import Candidate, HuntFrame
@@ -139,62 +140,55 @@ class EvaluationReport:
 class MemoryFrames:
     """Raw level-0.5 FITS bytes -> background-subtracted HuntFrame, nothing on disk.
 
-    Mirrors steps 1-3 of ``imaging.pipeline.FrameProcessor.process`` with the imaging layer's
-    own functions, keeping the 8x samples of recent frames for the rolling background.
+    The imaging is FrameProcessor's own: :func:`imaging.frame.background_history` picks the
+    earlier samples and :func:`imaging.frame.process_frame` calibrates, masks, samples and
+    subtracts the background with the same defaults, so ``image`` equals the ``bgsub.fits``
+    the Dagster pipeline writes and hunts (float32, NaN where masked). Only the samples of
+    recent frames are kept, in memory instead of ``.sample.npy`` files.
     """
 
-    def __init__(self, *, history: int = 10, min_history: int = 3, window_hours: float = 6.0):
-        self.history = history
-        self.min_history = min_history
-        self.window = timedelta(hours=window_hours)
+    def __init__(
+        self,
+        *,
+        history: int | None = None,
+        min_history: int | None = None,
+        background_window: timedelta | None = None,
+        fallback: str | None = None,
+    ) -> None:
+        from comet_pipeline.imaging import frame as imf
+
+        self.history = imf.HISTORY if history is None else history
+        self.min_history = imf.MIN_HISTORY if min_history is None else min_history
+        self.window = imf.BACKGROUND_WINDOW if background_window is None else background_window
+        self.fallback = imf.FALLBACK if fallback is None else fallback
         self._samples: dict[str, deque[tuple[datetime, np.ndarray]]] = defaultdict(
-            lambda: deque(maxlen=history)
+            lambda: deque(maxlen=max(self.history, 1) + 4)
         )
 
     def frame(self, name: str, data: bytes) -> HuntFrame:
         from astropy.io import fits
 
         from comet_pipeline.archive.fits_header import parse_fits_header
-        from comet_pipeline.domain.models import Detector
-        from comet_pipeline.imaging import background as bg
-        from comet_pipeline.imaging.calibrate import calibrate
-        from comet_pipeline.imaging.geometry import geometry
-        from comet_pipeline.imaging.masks import field_mask, find_pylon_angle, missing_blocks
+        from comet_pipeline.imaging.frame import background_history, process_frame
 
         with fits.open(io.BytesIO(data), memmap=False) as hdul:
-            header = hdul[0].header
             raw = np.asarray(hdul[0].data)
-        info = parse_fits_header(header)
-        det = Detector(info.detector)
-        cal = calibrate(raw, offset=info.offset, exptime=info.exptime, binning=info.binning)
-        pylon = None
-        if det is Detector.C3:
-            f = 4
-            coarse = raw[f // 2 :: f, f // 2 :: f].astype(np.float32) - np.float32(info.offset)
-            pylon = find_pylon_angle(coarse, f, info.sun_x, info.sun_y, info.plate_scale)
-        fmask = field_mask(
-            raw.shape,
-            det,
-            info.sun_x,
-            info.sun_y,
-            info.plate_scale,
-            info.roll_deg,
-            pylon_angle_deg=pylon,
-        )
-        missing, _ = missing_blocks(raw)
-        cal[fmask | missing | (raw == 0)] = np.nan
-        geo = geometry(raw.shape, info.sun_x, info.sun_y)
-        sample = bg.make_sample(cal, geo)
+            info = parse_fits_header(hdul[0].header)
         now = info.observed_at
-        hist = self._samples[det.value]
-        recent = [s for t, s in hist if now - self.window <= t < now and s.shape == sample.shape]
-        if len(recent) >= self.min_history:
-            background = bg.rolling_background(recent, geo)
-        else:
-            background = bg.radial_background(cal, geo)
-        bgsub = bg.nrgf(cal - background, geo)
-        hist.append((now, sample))
-        return HuntFrame(name, now, bgsub.astype(np.float32), sun_x=info.sun_x, sun_y=info.sun_y)
+        kept = self._samples[Detector(info.detector).value]
+        chosen = background_history(
+            now, kept, lambda e: e[0], history=self.history, window=self.window
+        )
+        science = process_frame(
+            raw,
+            info,
+            [sample for _, sample in chosen],
+            min_history=self.min_history,
+            fallback=self.fallback,
+        )
+        kept.append((now, science.sample))
+        image = science.subtracted.bgsub.astype(np.float32, copy=False)
+        return HuntFrame(name, now, image, sun_x=info.sun_x, sun_y=info.sun_y)
 
 
 # ----------------------------------------------------------------------------- matching
@@ -246,7 +240,6 @@ def evaluate(
     """
     from comet_pipeline.archive.sim.archive import SimArchive
     from comet_pipeline.archive.sim.config import SimConfig
-    from comet_pipeline.domain.models import Detector
 
     start = start or DEFAULT_START
     t_start = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
@@ -270,7 +263,7 @@ def evaluate(
             day += timedelta(days=1)
         obs = [o for o in obs if t_start - timedelta(hours=lead_in_hours) <= o.observed_at < t_end]
         obs.sort(key=lambda o: o.observed_at)
-        proc = MemoryFrames(window_hours=6.0)
+        proc = MemoryFrames()
         hunter = SlidingHunter(det.value, config=config, window_hours=window_hours)
         next_hunt = t_start + timedelta(hours=step_hours)
         for o in obs:

@@ -160,7 +160,10 @@ class SimArchive:
 
         Frame positions are 0-based full-resolution pixels at mid-exposure; a frame is
         listed only while the comet is inside the image and not behind the occulter/pylon.
+        Empty when comets are not rendered (``SimConfig(comets=False)``).
         """
+        if not self.config.comets:
+            return []
         start, end = utc(start), utc(end)
         detectors = [Detector(detector)] if detector is not None else list(Detector)
         out: list[CometTruth] = []
