@@ -298,13 +298,25 @@ class ArchiveClient:
 
     # ------------------------------------------------------------------ files
 
-    def download(self, day: date, detector: Detector, name: str, dest: Path) -> DownloadResult:
+    def download(
+        self,
+        day: date,
+        detector: Detector,
+        name: str,
+        dest: Path,
+        *,
+        verify: Callable[[Path], object] | None = None,
+    ) -> DownloadResult:
         """Stream one file to ``dest`` (the final file path) atomically.
 
         The name is validated before any URL is built. Bytes go to a temporary file in
-        ``dest``'s folder, hashed as they arrive, then fsync + ``os.replace``. Whatever
+        ``dest``'s folder, hashed as they arrive, then fsync. ``verify`` (if given) is called
+        on that complete temporary file before ``os.replace``, so ``dest`` is only ever
+        replaced by a file that passed it: verifying after the rename and deleting on failure
+        could delete a good file another run had put there. A failing ``verify`` re-raises
+        archive errors as they are and wraps anything else as :class:`Corrupt`. Whatever
         goes wrong at whatever byte (including KeyboardInterrupt), the temporary file is
-        removed and nothing new appears at ``dest``.
+        removed and ``dest`` is left as it was.
         """
         url = layout.file_url(self.archive_url, day, detector, name)
         dest = Path(dest)
@@ -321,6 +333,8 @@ class ArchiveClient:
                     size += len(chunk)
                 out.flush()
                 os.fsync(out.fileno())
+            if verify is not None:
+                _run_verify(verify, tmp, url)
             os.replace(tmp, dest)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -388,6 +402,16 @@ def verify_fits(path: Path, expected: ArchiveFile, *, time_tolerance_s: float = 
             f"({padded} in whole FITS blocks)"
         )
     return info
+
+
+def _run_verify(verify: Callable[[Path], object], tmp: Path, url: str) -> None:
+    """Call ``verify`` on the finished temporary file; non-archive errors become Corrupt."""
+    try:
+        verify(tmp)
+    except ArchiveError:
+        raise
+    except Exception as exc:
+        raise Corrupt(f"verification failed: {type(exc).__name__}: {exc}", url=url) from exc
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -407,3 +407,62 @@ def test_verify_fits_tolerates_a_few_seconds(tmp_path: Path) -> None:
     path = tmp_path / NAME
     path.write_bytes(fits_bytes(time_obs="00:00:08.900"))
     assert verify_fits(path, EXPECTED).observed_at.second == 8
+
+
+# ---------------------------------------------------------------- download(verify=...)
+
+
+def test_download_verifies_the_complete_temp_file_before_replacing(server, tmp_path: Path) -> None:
+    base, plan = server
+    plan.routes[FILE_PATH] = (200, BODY)
+    seen: list[tuple[Path, bytes, bool]] = []
+
+    def verify(tmp: Path) -> None:
+        seen.append((tmp, tmp.read_bytes(), (tmp_path / NAME).exists()))
+        verify_fits(tmp, EXPECTED)  # must not depend on the name: tmp ends in .part
+
+    with client_for(base) as client:
+        result = client.download(DAY, Detector.C2, NAME, tmp_path / NAME, verify=verify)
+    [(tmp, body, dest_existed)] = seen
+    assert tmp != tmp_path / NAME and tmp.parent == tmp_path and tmp.suffix == ".part"
+    assert body == BODY and not dest_existed
+    assert leftovers(tmp_path) == [NAME] and result.path.read_bytes() == BODY
+
+
+@pytest.mark.parametrize(
+    ("failure", "raised"),
+    [
+        (Corrupt("header time is off"), Corrupt),
+        (Transient("disk hiccup"), Transient),
+        (ValueError("odd bytes"), Corrupt),
+    ],
+)
+def test_failed_verify_removes_temp_and_keeps_existing_file(
+    server, tmp_path: Path, failure: Exception, raised: type[Exception]
+) -> None:
+    base, plan = server
+    plan.routes[FILE_PATH] = (200, BODY)
+    good = fits_bytes(time_obs="00:00:06")
+    (tmp_path / NAME).write_bytes(good)
+
+    def verify(tmp: Path) -> None:
+        raise failure
+
+    with client_for(base) as client, pytest.raises(raised) as info:
+        client.download(DAY, Detector.C2, NAME, tmp_path / NAME, verify=verify)
+    if raised is type(failure):
+        assert info.value is failure
+    else:
+        assert "ValueError: odd bytes" in str(info.value) and info.value.__cause__ is failure
+    assert leftovers(tmp_path) == [NAME]
+    assert (tmp_path / NAME).read_bytes() == good
+
+
+def test_verify_fits_rejection_on_temp_leaves_nothing(server, tmp_path: Path) -> None:
+    base, plan = server
+    plan.routes[FILE_PATH] = (200, fits_bytes(detector="C3"))
+    with client_for(base) as client, pytest.raises(Corrupt, match="detector C3 != index C2"):
+        client.download(
+            DAY, Detector.C2, NAME, tmp_path / NAME, verify=lambda t: verify_fits(t, EXPECTED)
+        )
+    assert leftovers(tmp_path) == []
