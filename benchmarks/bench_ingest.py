@@ -20,7 +20,7 @@ from comet_pipeline.archive.client import ArchiveClient
 from comet_pipeline.archive.sim.archive import SimArchive
 from comet_pipeline.archive.sim.config import SimConfig
 from comet_pipeline.defs.resources import ArchiveResource, ClockResource
-from comet_pipeline.demo import ingest_range
+from comet_pipeline.defs.runner import ingest_range
 from comet_pipeline.domain import Detector
 from comet_pipeline.imaging.pipeline import FrameProcessor
 from comet_pipeline.ingest.discover import discover_window

@@ -5,63 +5,11 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
-from dagster import DagsterInstance
-from dagster._core.errors import DagsterHomeNotSetError
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
-
-from comet_pipeline.definitions import build_definitions
-from comet_pipeline.defs.jobs import INGEST_HOUR_JOB, SLOTS_JOB
-from comet_pipeline.defs.partitions import HOURLY_FORMAT
-from comet_pipeline.ingest.windows import days_covering, hour_floor
+from comet_pipeline.defs.runner import demo_instance, ingest_range
+from comet_pipeline.ingest.windows import hour_floor
 from comet_pipeline.reports import demo_summary_text
 from comet_pipeline.settings import Settings
 from comet_pipeline.store import LifecycleStore
-
-
-def demo_instance() -> DagsterInstance:
-    """The instance in DAGSTER_HOME when one is set (runs then show in `make dev`)."""
-    try:
-        return DagsterInstance.get()
-    except DagsterHomeNotSetError:
-        return DagsterInstance.ephemeral()
-
-
-def ingest_range(
-    settings: Settings,
-    start: datetime,
-    end: datetime,
-    *,
-    instance: DagsterInstance,
-    **resource_overrides,
-) -> list[bool]:
-    """Materialize slots for the covering days, then the hours [start, end) in one run."""
-    defs = build_definitions(settings, **resource_overrides)
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    outcomes = []
-    slots_job = defs.resolve_job_def(SLOTS_JOB)
-    for day in days_covering(start, end):
-        run = slots_job.execute_in_process(
-            partition_key=f"{day:%Y-%m-%d}",
-            instance=instance,
-            raise_on_error=False,
-            run_config=quiet,
-        )
-        outcomes.append(run.success)
-    last_hour = hour_floor(end - timedelta(microseconds=1))
-    run = defs.resolve_job_def(INGEST_HOUR_JOB).execute_in_process(
-        instance=instance,
-        raise_on_error=False,
-        run_config=quiet,
-        tags={
-            ASSET_PARTITION_RANGE_START_TAG: hour_floor(start).strftime(HOURLY_FORMAT),
-            ASSET_PARTITION_RANGE_END_TAG: last_hour.strftime(HOURLY_FORMAT),
-        },
-    )
-    outcomes.append(run.success)
-    return outcomes
 
 
 def run_demo(settings: Settings, *, hours: int, until: datetime) -> int:

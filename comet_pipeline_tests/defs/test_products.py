@@ -11,7 +11,7 @@ from comet_pipeline.archive.sim.archive import SimArchive
 from comet_pipeline.archive.sim.config import SimConfig
 from comet_pipeline.definitions import build_definitions
 from comet_pipeline.defs.resources import ArchiveResource, ClockResource
-from comet_pipeline.demo import ingest_range
+from comet_pipeline.defs.runner import ingest_range
 from comet_pipeline.domain import Detector
 from comet_pipeline.ingest.windows import hour_floor
 from comet_pipeline.settings import Settings

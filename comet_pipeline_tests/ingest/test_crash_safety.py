@@ -30,7 +30,7 @@ CHILD = textwrap.dedent(
     from datetime import datetime
     from pathlib import Path
     from dagster import DagsterInstance
-    from comet_pipeline.demo import ingest_range
+    from comet_pipeline.defs.runner import ingest_range
     from comet_pipeline.defs.resources import ArchiveResource, ClockResource
     from comet_pipeline.settings import Settings
 
