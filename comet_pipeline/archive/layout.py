@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from comet_pipeline.archive.errors import RejectedName
 from comet_pipeline.domain.models import Detector
+
+#: The archive servers' local time zone: listing times are wall-clock times there.
+ARCHIVE_TZ = ZoneInfo("America/New_York")
 
 _NAME = re.compile(r"[0-9]{8}\.fts", re.IGNORECASE | re.ASCII)
 _MAX_SHOWN = 80

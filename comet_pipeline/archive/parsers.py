@@ -15,16 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Generic, TypeVar
 from urllib.parse import unquote
-from zoneinfo import ZoneInfo
 
 from comet_pipeline.archive.errors import RejectedName
-from comet_pipeline.archive.layout import validate_file_name
+from comet_pipeline.archive.layout import ARCHIVE_TZ, validate_file_name
 from comet_pipeline.domain.models import ArchiveFile, Detector
 
 T = TypeVar("T")
-
-#: The archive servers' local time zone (listing times are wall-clock times there).
-ARCHIVE_TZ = ZoneInfo("America/New_York")
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,9 @@ import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
+from comet_pipeline.archive.layout import ARCHIVE_TZ
 from comet_pipeline.archive.sim.operations import SimObservation, SimPass
-
-ARCHIVE_TZ = ZoneInfo("America/New_York")
-
 
 # --------------------------------------------------------------------------- img_hdr.txt
 
