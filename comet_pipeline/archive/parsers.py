@@ -185,16 +185,22 @@ _MONTHS = {
 def eastern_to_utc(local: datetime) -> datetime:
     """Convert a naive archive wall-clock time (US Eastern) to aware UTC.
 
-    Rules for the two DST edges (tested):
+    Where the wall clock is ambiguous we take the LATER of the two possible UTC readings, so
+    an arrival time computed here is never earlier than the true one (an arrival before
+    its observation would be nonsense; a latency that looks up to an hour long is harmless).
+    The two DST edges (tested):
 
-    * fall back (e.g. 2024-11-03 01:00–01:59 happens twice): ``fold=0``, the first
-      occurrence, i.e. EDT (UTC−4). A listing with minute resolution cannot tell the two
-      apart; taking the earlier one can only make a latency look longer, never negative.
+    * fall back (e.g. 2024-11-03 01:00–01:59 happens twice): ``fold=1``, the second
+      occurrence, i.e. EST (UTC−5), so 01:30 -> 06:30 UTC. A listing with minute
+      resolution cannot tell the two apart.
     * spring forward (e.g. 2024-03-10 02:00–02:59 does not exist): read with the offset in
-      force before the jump, EST (UTC−5), so 02:30 -> 07:30 UTC (= 03:30 EDT). Accepted, not
-      reported: a server whose clock shows it is only wrong about DST, not about time.
+      force before the jump, EST (UTC−5), so 02:30 -> 07:30 UTC (= 03:30 EDT), again the
+      later reading. Accepted, not reported: a server whose clock shows it is only wrong
+      about DST, not about time.
     """
-    return local.replace(tzinfo=ARCHIVE_TZ, fold=0).astimezone(UTC)
+    naive = local.replace(tzinfo=None)
+    readings = (naive.replace(tzinfo=ARCHIVE_TZ, fold=f).astimezone(UTC) for f in (0, 1))
+    return max(readings)
 
 
 def _listing_time(text: str) -> datetime | None:

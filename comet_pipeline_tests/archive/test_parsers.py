@@ -242,12 +242,18 @@ def test_listing_spring_forward_2024_03_10() -> None:
 def test_listing_fall_back_2024_11_03() -> None:
     html = _page(
         _row("22000001.fts", "2024-11-03 00:59"),  # EDT
-        _row("22000002.fts", "2024-11-03 01:30"),  # ambiguous: first occurrence, EDT
+        _row("22000002.fts", "2024-11-03 01:30"),  # ambiguous: the later reading, EST
         _row("22000003.fts", "2024-11-03 02:00"),  # EST
     )
     got = [e.modified_at for e in parse_listing(html).items]
-    assert got == [utc(2024, 11, 3, 4, 59), utc(2024, 11, 3, 5, 30), utc(2024, 11, 3, 7, 0)]
-    assert eastern_to_utc(datetime(2024, 11, 3, 1, 30, fold=1)) == utc(2024, 11, 3, 5, 30)
+    assert got == [utc(2024, 11, 3, 4, 59), utc(2024, 11, 3, 6, 30), utc(2024, 11, 3, 7, 0)]
+    # Whatever fold the caller passes, the later reading wins: never earlier than the truth.
+    for fold in (0, 1):
+        local = datetime(2024, 11, 3, 1, 30, fold=fold)
+        assert eastern_to_utc(local) == utc(2024, 11, 3, 6, 30)
+    # An observation at 05:40Z (01:40 EDT) that arrived at 06:10Z (01:10 EST) must not
+    # appear to have arrived before it was taken.
+    assert eastern_to_utc(datetime(2024, 11, 3, 1, 10)) >= utc(2024, 11, 3, 6, 10)
 
 
 def test_listing_hostile_and_broken_entries_are_reported() -> None:
