@@ -95,9 +95,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return print_frames(settings, Detector(args.detector), since, until)
     if args.command == "simulate-archive":
-        from comet_pipeline.archive.sim.server import serve_forever
+        import errno
 
-        return serve_forever(args) or 0
+        from comet_pipeline.archive.sim.server import faults_from_options, serve_forever
+
+        faults = faults_from_options(args)
+        try:
+            serve_forever(host=args.host, port=args.port, seed=args.seed, faults=faults)
+        except OSError as exc:  # binding the port: one line, no traceback
+            if exc.errno == errno.EADDRINUSE:
+                reason = f"port {args.port} is in use; try --port 0 or another port"
+            else:
+                reason = f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}"
+            print(f"comet-pipeline: {reason}", file=sys.stderr)
+            return 2
+        return 0
     if args.command == "evaluate":
         from comet_pipeline.hunting.evaluate import evaluate, format_report
 

@@ -42,6 +42,8 @@ def test_settings_defaults_and_overrides(tmp_path: Path):
         ({"COMET_DETECTORS": "c2,c4"}, "COMET_DETECTORS"),
         ({"COMET_DETECTORS": " , "}, "COMET_DETECTORS"),
         ({"COMET_PARTITIONS_START": "yesterday"}, "COMET_PARTITIONS_START"),
+        ({"COMET_ARCHIVE_URL": "umbra.nascom.nasa.gov/pub"}, "COMET_ARCHIVE_URL"),
+        ({"COMET_SCHEDULE_URL": "ftp://x/schedule.html"}, "COMET_SCHEDULE_URL"),
     ],
 )
 def test_bad_settings_say_which_variable(env, message):
@@ -104,3 +106,19 @@ def test_cli_rejects_bad_input_with_a_message(capsys):
     with pytest.raises(SystemExit):
         cli.main(["frames", "--detector", "c3", "--since", "last tuesday"])
     assert "not an ISO date" in capsys.readouterr().err
+
+
+def test_simulate_archive_on_a_busy_port_is_one_line_and_exit_2(capsys, monkeypatch, tmp_path):
+    import socket
+
+    monkeypatch.setenv("COMET_HOME", str(tmp_path))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = cli.main(["simulate-archive", "--port", str(port), "--error-rate", "0.5"])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert captured.err == (
+        f"comet-pipeline: port {port} is in use; try --port 0 or another port\n"
+    )

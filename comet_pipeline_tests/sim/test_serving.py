@@ -201,3 +201,41 @@ def test_faults_from_cli_options() -> None:
     assert f is not None and f.error_rate == 0.2 and f.latency_s == 0.1 and f.truncate_rate == 0.3
     assert f.corrupt == {"22932721.fts"} and f.malformed_index_lines == 6 and f.hostile_names
     assert f.flaky == {"22932722.fts": 2}
+
+
+def test_serve_forever_takes_keywords_and_stops_on_interrupt() -> None:
+    import errno
+    import socket
+    from argparse import Namespace
+
+    from comet_pipeline.archive.sim.server import serve_forever
+
+    with pytest.raises(TypeError):
+        serve_forever(Namespace(port=0, seed=3))  # type: ignore[misc]  # options are not accepted
+
+    lines: list[str] = []
+    answers: list[int] = []
+
+    def announce(line: str) -> None:
+        lines.append(line)
+        if line.startswith("  COMET_SCHEDULE_URL="):
+            answers.append(requests.get(line.split("=", 1)[1], timeout=5).status_code)
+        if line.startswith("  faults:"):
+            raise KeyboardInterrupt  # what Ctrl-C does: serve_forever stops the server
+
+    faults = Faults(hostile_names=True, seed=4)
+    serve_forever(port=0, seed=3, faults=faults, clock=lambda: NOW, announce=announce)
+    assert "(seed 3)" in lines[0] and answers == [200]
+    assert lines[-1] == f"  faults: {faults}"
+    port = int(lines[0].split("(seed")[0].rsplit(":", 1)[1])
+    with socket.socket() as probe, pytest.raises(ConnectionRefusedError):
+        probe.connect(("127.0.0.1", port))  # stopped and closed
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        said: list[str] = []
+        with pytest.raises(OSError) as info:
+            serve_forever(port=taken, announce=said.append)
+    assert info.value.errno == errno.EADDRINUSE and said == []

@@ -1,8 +1,8 @@
 """The simulated archive over real HTTP on loopback, under the real paths, with faults.
 
 ``start_server(archive, faults=...)`` runs a ``ThreadingHTTPServer`` in a background thread
-and returns a :class:`RunningServer` (a context manager). ``serve_forever`` is the body of
-``comet-pipeline simulate-archive --port P``.
+and returns a :class:`RunningServer` (a context manager). ``serve_forever`` (keyword arguments only) is
+the body of ``comet-pipeline simulate-archive --port P``.
 """
 
 from __future__ import annotations
@@ -151,34 +151,28 @@ def faults_from_options(options: object) -> Faults | None:
 
 
 def serve_forever(
-    port: int | object = 8765,
-    seed: int = 0,
-    faults: Faults | None = None,
     *,
     host: str = "127.0.0.1",
+    port: int = 8765,
+    seed: int = 0,
+    faults: Faults | None = None,
     config: SimConfig | None = None,
     clock: Callable[[], datetime] | None = None,
     announce: Callable[[str], None] = print,
 ) -> None:
     """Run the simulator in the foreground until interrupted (Ctrl-C).
 
-    ``port`` may also be the parsed CLI options (an ``argparse.Namespace`` with ``port``,
-    ``host``, ``seed`` and the fault options of :func:`faults_from_options`).
+    Binding errors (port in use, no permission) leave as the ``OSError`` from the socket,
+    before anything is announced, so the CLI can say what went wrong in one line.
     """
-    if not isinstance(port, int):
-        options = port
-        port = int(getattr(options, "port", 8765))
-        seed = int(getattr(options, "seed", seed))
-        host = str(getattr(options, "host", host))
-        faults = faults if faults is not None else faults_from_options(options)
     config = config or SimConfig(seed=seed)
     server = start_server(SimArchive(config, clock), host=host, port=port, faults=faults)
-    announce(f"simulated LASCO archive on {server.root_url} (seed {config.seed})")
-    announce(f"  COMET_ARCHIVE_URL={server.url}")
-    announce(f"  COMET_SCHEDULE_URL={server.schedule_url}")
-    if faults is not None:
-        announce(f"  faults: {faults}")
     try:
+        announce(f"simulated LASCO archive on {server.root_url} (seed {config.seed})")
+        announce(f"  COMET_ARCHIVE_URL={server.url}")
+        announce(f"  COMET_SCHEDULE_URL={server.schedule_url}")
+        if faults is not None:
+            announce(f"  faults: {faults}")
         while server.thread.is_alive():
             server.thread.join(timeout=1.0)
     except KeyboardInterrupt:
