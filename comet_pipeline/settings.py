@@ -80,11 +80,22 @@ class Settings:
             ) from exc
         return cls(
             home=home,
-            archive_url=(env.get("COMET_ARCHIVE_URL") or DEFAULT_ARCHIVE_URL).rstrip("/"),
-            schedule_url=env.get("COMET_SCHEDULE_URL") or DEFAULT_SCHEDULE_URL,
+            archive_url=_url(env, "COMET_ARCHIVE_URL", DEFAULT_ARCHIVE_URL).rstrip("/"),
+            schedule_url=_url(env, "COMET_SCHEDULE_URL", DEFAULT_SCHEDULE_URL),
             detectors=detectors,
             partitions_start=start,
         )
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    """A URL the client can reach: http(s) or the embedded simulator (sim://)."""
+    value = env.get(name) or default
+    if not value.startswith(("https://", "http://", "sim://")):
+        raise SettingsError(
+            f"{name} must start with https://, http:// or sim://, got {value!r} "
+            f"(the real archive is e.g. {REAL_ARCHIVE_URL})"
+        )
+    return value
 
 
 def _parse_detectors(text: str) -> tuple[Detector, ...]:

@@ -13,11 +13,17 @@ from comet_pipeline.defs.partitions import HOURLY_FORMAT
     cron_schedule="45 6 * * *",
     execution_timezone="UTC",
     default_status=DefaultScheduleStatus.RUNNING,
-    description="Re-read the DSN schedule after it is regenerated (~06:30 UT) for today.",
+    description="Re-read the DSN schedule after it is regenerated (~06:30 UT), for today and tomorrow.",
 )
 def daily_slots_schedule(context: ScheduleEvaluationContext):
-    day = context.scheduled_execution_time
-    return RunRequest(run_key=f"slots:{day:%Y-%m-%d}", partition_key=f"{day:%Y-%m-%d}")
+    # Today and tomorrow: tomorrow's early passes must exist before they begin.
+    today = context.scheduled_execution_time
+    return [
+        RunRequest(
+            run_key=f"slots:{day:%Y-%m-%d}@{today:%Y-%m-%d}", partition_key=f"{day:%Y-%m-%d}"
+        )
+        for day in (today, today + timedelta(days=1))
+    ]
 
 
 @schedule(

@@ -20,7 +20,7 @@ from comet_pipeline.domain import SlotState, from_iso, to_iso
 from comet_pipeline.ingest.discover import unknown_files_by_hour
 from comet_pipeline.ingest.results import StepResult
 from comet_pipeline.ingest.slots import ARRIVAL_GRACE, reconcile_slots
-from comet_pipeline.ingest.windows import hour_floor
+from comet_pipeline.ingest.windows import HOUR, hour_floor
 from comet_pipeline.settings import Settings
 
 #: Poll the archive at most this often while no downlink pass is under way.
@@ -67,8 +67,9 @@ def build_sensors(settings: Settings):
         if last is not None and not active and now - last < IDLE_POLL:
             return SkipReason(f"no pass under way; next poll after {last + IDLE_POLL:%H:%M} UT")
         start = hour_floor(now - timedelta(days=1)).replace(hour=0)
+        # Up to the end of the hour in progress: the last hour that exists as a partition.
         unknown = unknown_files_by_hour(
-            store.get(), archive.get(), settings.detectors, start, now + timedelta(hours=1)
+            store.get(), archive.get(), settings.detectors, start, hour_floor(now) + HOUR
         )
         requests = [
             RunRequest(
@@ -79,7 +80,7 @@ def build_sensors(settings: Settings):
             for hour, names in unknown.items()
             if hour >= first_hour
         ]
-        new_cursor = json.dumps({"last_poll": to_iso(now), "active": active})
+        new_cursor = json.dumps({"last_poll": to_iso(now)})
         if not requests:
             return SensorResult(
                 skip_reason=SkipReason(f"polled at {now:%H:%M} UT: nothing new"),

@@ -93,7 +93,9 @@ def discover_window(
         if rec.state is not FileState.SKIPPED
     ]
     skipped = classify(new, known_synoptic)
-    inserted = set(store.register_files(new, now=now, run_id=run_id, skipped=skipped))
+    # Known files go in too: the store ignores them except to fill in an arrival time or
+    # slot link that was not known when they were first registered.
+    inserted = set(store.register_files(listed, now=now, run_id=run_id, skipped=skipped))
     for f in new:
         if f.name in inserted:
             result.count("skipped" if f.name in skipped else "discovered", f.detector.value)

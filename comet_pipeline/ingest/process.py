@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from astropy.io import fits
@@ -24,9 +24,6 @@ Clock = Callable[[], datetime]
 #: Called as ``progress(done, total)`` before each file, for logs a person watches.
 Progress = Callable[[int, int], None]
 
-#: How far back earlier frames are looked up for backgrounds and differences.
-HISTORY_WINDOW = timedelta(hours=4)
-
 
 def process_window(
     store: LifecycleStore,
@@ -40,13 +37,17 @@ def process_window(
 ) -> StepResult:
     started = time.perf_counter()
     result = StepResult()
-    claimed = store.claim(
-        target=FileState.PROCESSING, owner=owner, now=clock(), start=start, end=end
-    )
-    ordered = sorted(claimed, key=lambda r: (r.detector.value, r.observed_at, r.name))
-    for done, record in enumerate(ordered):
+    total = store.counts_by_state(start=start, end=end)[FileState.READY]
+    done = 0
+    # One file at a time, oldest first: each lease is fresh when its work starts, and
+    # each frame's background can use the frames processed just before it.
+    while claimed := store.claim(
+        target=FileState.PROCESSING, owner=owner, now=clock(), start=start, end=end, limit=1
+    ):
+        record = claimed[0]
         if progress is not None:
-            progress(done, len(ordered))
+            progress(done, max(total, done + 1))
+        done += 1
         try:
             frame = _process_one(store, processor, record)
         except Exception as err:  # noqa: BLE001 - one bad frame must not stop the hour
@@ -62,15 +63,8 @@ def process_window(
             result.count(state.value.lower() if state else "lease_lost", record.detector.value)
             result.errors.append(f"{record.name}: {type(err).__name__}: {err}")
             continue
-        store.record_frame(frame, now=clock())
-        applied = store.transition(
-            record.name,
-            FileState.PROCESSED,
-            now=clock(),
-            run_id=owner,
-            expected=FileState.PROCESSING,
-            reason="frame products written",
-            owner=owner,
+        applied = store.complete_processing(
+            frame, owner=owner, now=clock(), run_id=owner, reason="frame products written"
         )
         result.count("processed" if applied else "lease_lost", record.detector.value)
     result.elapsed_s = time.perf_counter() - started
@@ -87,7 +81,7 @@ def _process_one(store: LifecycleStore, processor: FrameProcessor, record: FileR
     prior = [
         PriorFrame(name=f.name, observed_at=f.observed_at, calibrated_path=Path(f.calibrated_path))
         for f in store.frames_between(
-            record.detector, record.observed_at - HISTORY_WINDOW, record.observed_at
+            record.detector, record.observed_at - processor.background_window, record.observed_at
         )
     ]
     out = processor.process(

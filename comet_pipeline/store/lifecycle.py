@@ -850,6 +850,47 @@ class LifecycleStore:
 
     def record_frame(self, frame: Frame, now: datetime) -> None:
         """Insert or replace the products and statistics of a processed file."""
+        with self._write() as conn:
+            self._upsert_frame(conn, frame, now)
+
+    def complete_processing(
+        self,
+        frame: Frame,
+        *,
+        owner: str,
+        now: datetime,
+        run_id: str | None = None,
+        reason: str | None = None,
+    ) -> bool:
+        """PROCESSING -> PROCESSED and the frame row, in one transaction, for the lease holder.
+
+        A worker whose lease expired (and whose file another run may be processing) gets
+        False and writes nothing, so a stale run never overwrites a newer frame row.
+        """
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT state, lease_owner FROM files WHERE name = ?", (frame.name,)
+            ).fetchone()
+            if row is None:
+                raise UnknownFile(frame.name)
+            if row["state"] != FileState.PROCESSING.value or row["lease_owner"] != owner:
+                return False
+            applied = self._apply(
+                conn,
+                frame.name,
+                FileState.PROCESSING,
+                FileState.PROCESSED,
+                now,
+                run_id,
+                reason,
+                {},
+            )
+            if applied:
+                self._upsert_frame(conn, frame, now)
+            return applied
+
+    @staticmethod
+    def _upsert_frame(conn: sqlite3.Connection, frame: Frame, now: datetime) -> None:
         stats = dict(frame.stats)
         columns: dict[str, Any] = {
             "name": frame.name,
@@ -863,12 +904,11 @@ class LifecycleStore:
         names = ", ".join(columns)
         placeholders = ", ".join(f":{c}" for c in columns)
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "name")
-        with self._write() as conn:
-            conn.execute(
-                f"INSERT INTO frames ({names}) VALUES ({placeholders})"
-                f" ON CONFLICT(name) DO UPDATE SET {updates}",
-                columns,
-            )
+        conn.execute(
+            f"INSERT INTO frames ({names}) VALUES ({placeholders})"
+            f" ON CONFLICT(name) DO UPDATE SET {updates}",
+            columns,
+        )
 
     def frames_between(
         self, detector: Detector | str, start: datetime, end: datetime

@@ -100,9 +100,15 @@ def test_cli_rejects_bad_input_with_a_message(capsys):
         cli.main(["frames", "--detector", "c4"])
     assert exc.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+    for hours in ("0", "-3", "abc", "1.5"):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(["demo", "--hours", hours])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and "invalid" not in err, err
+        assert f"argument --hours: must be a positive integer, got '{hours}'" in err
     with pytest.raises(SystemExit):
-        cli.main(["demo", "--hours", "0"])
-    assert "positive integer" in capsys.readouterr().err
+        cli.main(["evaluate", "--days", "two"])
+    assert "argument --days: must be a positive integer, got 'two'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["frames", "--detector", "c3", "--since", "last tuesday"])
     assert "not an ISO date" in capsys.readouterr().err

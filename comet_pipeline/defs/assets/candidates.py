@@ -87,7 +87,7 @@ def build_candidates_asset(settings: Settings, hourly):
             )
             metadata[f"top{i}/report"] = MetadataValue.md(f"```\n{candidate.report}\n```")
 
-        day_start = end.replace(hour=0, minute=0, second=0, microsecond=0)
+        day_start = window.start.replace(hour=0, minute=0, second=0, microsecond=0)
         per_detector = {
             d.value: len(store.get().candidates(detector=d.value, since=day_start, until=end))
             for d in settings.detectors
