@@ -28,9 +28,13 @@ def _time_arg(text: str) -> datetime:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    """A count option; argparse prefixes the message with the option (``argument --hours:``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
     return value
 
 
