@@ -336,3 +336,11 @@ def test_schedule_empty_and_tag_soup() -> None:
     assert parse_schedule("").items == []
     result = parse_schedule("<html><body><b>no passes scheduled</b>&nbsp;</body></html>")
     assert result.items == [] and result.problems == []
+
+
+def test_archive_tz_is_defined_once_in_layout() -> None:
+    from comet_pipeline.archive import layout, parsers
+    from comet_pipeline.archive.sim import formats
+
+    assert str(layout.ARCHIVE_TZ) == "America/New_York"
+    assert parsers.ARCHIVE_TZ is layout.ARCHIVE_TZ and formats.ARCHIVE_TZ is layout.ARCHIVE_TZ
