@@ -142,3 +142,42 @@ def test_slots_follow_the_schedule_and_listings_before_any_discovery(store, clie
             assert slot.state is (SlotState.DONE if delivered else SlotState.MISSED)
         elif clock.now >= slot.bot:
             assert slot.state in (SlotState.ACTIVE, SlotState.DONE)
+
+
+def test_a_file_left_downloaded_by_a_killed_run_becomes_ready(store, client, settings, clock):
+    discover_window(store, client, DETECTORS, HOUR, END, now=NOW)
+    first = store.claim(target=FileState.DOWNLOADING, owner="killed", now=NOW, limit=1)[0]
+    path = settings.layout.raw_dir / "x.fts"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"verified bytes")
+    assert store.transition(
+        first.name, FileState.DOWNLOADED, now=NOW, owner="killed", raw_path=str(path)
+    )
+    download_window(store, client, settings.layout.raw_dir, HOUR, END, clock=clock, owner="next")
+    assert store.get_file(first.name).state is FileState.READY
+
+
+def test_a_known_file_gains_its_arrival_time_when_the_listing_shows_it(store, client, sim):
+    obs = next(o for o in _sim_files(sim) if o.synoptic and not o.duplicate_of)
+    from comet_pipeline.domain import ArchiveFile
+
+    early = ArchiveFile(
+        obs.name,
+        obs.detector,
+        obs.observed_at,
+        obs.exptime,
+        obs.naxis1,
+        obs.naxis2,
+        obs.filter,
+        obs.polarizer,
+        obs.program,
+        arrived_at=None,
+    )
+    store.register_files([early], now=NOW)
+    assert store.get_file(obs.name).arrived_at is None
+    transitions = store.transition_count()
+    discover_window(store, client, DETECTORS, HOUR, END, now=NOW)
+    record = store.get_file(obs.name)
+    assert record.arrived_at is not None and record.state is FileState.DISCOVERED
+    assert len(store.transitions_for(obs.name)) == 1  # filled in, not moved
+    assert store.transition_count() > transitions  # the other files did register

@@ -342,3 +342,27 @@ def test_an_older_database_is_upgraded_in_place(tmp_path):
     assert user_version(store.db.conn) == SCHEMA_VERSION
     assert store.get_file("old.fts").state == FileState.READY
     assert "idx_files_arrived" in {i.name for i in store.db["files"].indexes}
+
+
+def test_complete_processing_is_refused_to_a_run_that_lost_its_lease(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from comet_pipeline.domain import ArchiveFile, Detector, FileState, Frame
+    from comet_pipeline.store import LifecycleStore
+
+    now = datetime(2025, 6, 10, 3, tzinfo=UTC)
+    store = LifecycleStore(tmp_path / "l.db", lease=timedelta(minutes=10))
+    store.register_files([ArchiveFile("32000001.fts", Detector.C3, now, 18.0, 1024, 1024)], now=now)
+    for target in (FileState.DOWNLOADING, FileState.DOWNLOADED, FileState.READY):
+        assert store.transition("32000001.fts", target, now=now, run_id="a")
+    assert store.claim(target=FileState.PROCESSING, owner="old", now=now)
+    later = now + timedelta(minutes=30)
+    assert store.recover_expired_leases(later) == ["32000001.fts"]
+    assert store.claim(target=FileState.PROCESSING, owner="new", now=later + timedelta(hours=2))
+    frame = Frame("32000001.fts", Detector.C3, now, calibrated_path="/stale.cal.fits")
+    assert not store.complete_processing(frame, owner="old", now=later)
+    assert store.frame("32000001.fts") is None
+    fresh = Frame("32000001.fts", Detector.C3, now, calibrated_path="/fresh.cal.fits")
+    assert store.complete_processing(fresh, owner="new", now=later)
+    assert store.frame("32000001.fts").calibrated_path == "/fresh.cal.fits"
+    assert store.get_file("32000001.fts").state is FileState.PROCESSED
