@@ -228,15 +228,17 @@ def evaluate(
     comets_per_day: float = 4.0,
     c2_fast_comets_per_day: float = 1.0,
     window_hours: float = 6.0,
-    step_hours: float = 2.0,
+    step_hours: float = 1.0,
     lead_in_hours: float = 3.0,
     keep_frames: dict[str, HuntFrame] | None = None,
 ) -> EvaluationReport:
     """Run ``days`` simulated days (seed ``seed``) through imaging and hunting; score it.
 
     ``comets_per_day`` raises the simulator's comet rate (Kreutz, per detector) for
-    statistics; brightness keeps the simulator's own distribution. ``keep_frames``, if given,
-    receives every hunted frame (memory heavy: for looking at cutouts of a short run).
+    statistics; brightness keeps the simulator's own distribution. Windows of
+    ``window_hours`` are hunted every ``step_hours`` (1 h: the hourly ``comet_candidates``
+    asset's 6 h window and step). ``keep_frames``, if given, receives every hunted frame
+    (memory heavy: for looking at cutouts of a short run).
     """
     from comet_pipeline.archive.sim.archive import SimArchive
     from comet_pipeline.archive.sim.config import SimConfig
