@@ -59,6 +59,8 @@ class SlidingHunter:
         self._frames: deque[HuntFrame] = deque()
         self._cache = HuntCache()
         self.candidates: list[Candidate] = list(existing or [])
+        #: ids folded into another candidate so far (a store should delete them)
+        self.absorbed: set[str] = set()
 
     def add(self, frame: HuntFrame) -> None:
         self._frames.append(frame)
@@ -67,15 +69,21 @@ class SlidingHunter:
             old = self._frames.popleft()
             self._cache.forget(old.name)
 
+    def window_frames(self, until: datetime) -> list[HuntFrame]:
+        """The frames the window ending at ``until`` holds (e.g. for cutout strips)."""
+        start = until - self.window
+        return [f for f in self._frames if start <= f.observed_at < until]
+
     def hunt_until(self, until: datetime) -> list[Candidate]:
         """Hunt frames in [until - window, until); returns the candidates created or updated."""
         start = until - self.window
-        frames = [f for f in self._frames if start <= f.observed_at < until]
+        frames = self.window_frames(until)
         limit = start - self.horizon
         recent = [c for c in self.candidates if c.last_seen >= limit]
         final = [c for c in self.candidates if c.last_seen < limit]
-        merged, touched, _ = hunt_and_merge(
+        merged, touched, absorbed = hunt_and_merge(
             frames, detector=self.detector, existing=recent, config=self.config, cache=self._cache
         )
         self.candidates = final + merged
+        self.absorbed.update(absorbed)
         return touched

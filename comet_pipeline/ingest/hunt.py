@@ -18,11 +18,11 @@ import numpy as np
 from astropy.io import fits
 
 from comet_pipeline.domain import Detector, Frame
-from comet_pipeline.hunting.hunter import DEFAULT_CONFIG, HuntCache
+from comet_pipeline.hunting.hunter import DEFAULT_CONFIG
 from comet_pipeline.hunting.model import Candidate, HuntFrame
 from comet_pipeline.hunting.persist import candidate_from_rows, candidate_row, detection_rows
 from comet_pipeline.hunting.report import cutout_strip, strip_png
-from comet_pipeline.hunting.sliding import hunt_and_merge
+from comet_pipeline.hunting.sliding import SlidingHunter
 from comet_pipeline.store import LifecycleStore
 
 #: Frames hunted together: a C3 Kreutz comet needs a few hours to show its motion.
@@ -92,48 +92,53 @@ def _hunt_detector(
     window: timedelta,
     result: HuntResult,
 ) -> None:
+    """Slide the window hour by hour with the same hunter the evaluation measures."""
     pending = deque(
         f for f in store.frames_between(detector, start - window, end) if f.background_path
     )
     result.frames[detector] = len(pending)
-    loaded: deque[HuntFrame] = deque()
-    cache = HuntCache()
-    sun = None
-    current: list[Candidate] = []
+    if not pending:
+        return
+    hunter: SlidingHunter | None = None
     touched: dict[str, Candidate] = {}
-    absorbed: set[str] = set()
     hour_end = start + timedelta(hours=1)
     while hour_end <= end:
         while pending and pending[0].observed_at < hour_end:
-            loaded.append(load_hunt_frame(pending.popleft()))
-        while loaded and loaded[0].observed_at < hour_end - window:
-            cache.forget(loaded.popleft().name)
-        if len(loaded) >= DEFAULT_CONFIG.min_frames:
-            if sun is None:
-                sun = loaded[-1].sun()
-                current = [
-                    candidate_from_rows(row, store.detections_for(row["id"]), sun=sun)
-                    for row in store.candidates(
-                        detector=detector.value, since=start - window - MERGE_HORIZON
-                    )
-                ]
-            horizon = hour_end - window - MERGE_HORIZON
-            recent = [c for c in current if c.last_seen >= horizon]
-            final = [c for c in current if c.last_seen < horizon]
-            merged, changed, gone = hunt_and_merge(
-                list(loaded), detector=detector.value, existing=recent, cache=cache
-            )
-            current = final + merged
-            touched.update((c.id, c) for c in changed)
-            for cid in gone:
-                touched.pop(cid, None)
-                absorbed.add(cid)
-            for c in changed:
-                _save(store, products_dir, c, list(loaded), now, result)
+            frame = load_hunt_frame(pending.popleft())
+            if hunter is None:
+                hunter = SlidingHunter(
+                    detector.value,
+                    window_hours=window / timedelta(hours=1),
+                    merge_horizon_hours=MERGE_HORIZON / timedelta(hours=1),
+                    existing=_stored_candidates(store, detector, start - window, end, frame.sun()),
+                )
+            hunter.add(frame)
+        if hunter is not None and len(hunter.window_frames(hour_end)) >= DEFAULT_CONFIG.min_frames:
+            frames = hunter.window_frames(hour_end)
+            for candidate in hunter.hunt_until(hour_end):
+                touched[candidate.id] = candidate
+                _save(store, products_dir, candidate, frames, now, result)
         hour_end += timedelta(hours=1)
-    store.delete_candidates(absorbed)
-    result.merged_away += sorted(absorbed)
-    result.candidates += [c for cid, c in touched.items() if cid not in absorbed]
+    if hunter is not None:
+        store.delete_candidates(hunter.absorbed)
+        result.merged_away += sorted(hunter.absorbed)
+        result.candidates += [c for cid, c in touched.items() if cid not in hunter.absorbed]
+
+
+def _stored_candidates(
+    store: LifecycleStore,
+    detector: Detector,
+    since: datetime,
+    until: datetime,
+    sun: tuple[float, float],
+) -> list[Candidate]:
+    """Candidates already in the store that this hunt may update (their ids are kept)."""
+    return [
+        candidate_from_rows(row, store.detections_for(row["id"]), sun=sun)
+        for row in store.candidates(
+            detector=detector.value, since=since - MERGE_HORIZON, until=until
+        )
+    ]
 
 
 def _save(
