@@ -62,10 +62,6 @@ class Settings:
     def layout(self) -> HomeLayout:
         return HomeLayout(self.home)
 
-    @property
-    def uses_simulator(self) -> bool:
-        return self.archive_url.startswith("sim://")
-
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 import urllib3
@@ -38,9 +38,6 @@ from comet_pipeline.archive.parsers import (
     parse_schedule,
 )
 from comet_pipeline.domain.models import ArchiveFile, Detector, FitsInfo
-
-if TYPE_CHECKING:
-    from comet_pipeline.settings import Settings
 
 RETRY_STATUSES = (500, 502, 503, 504)
 CHUNK_BYTES = 64 * 1024
@@ -86,7 +83,7 @@ class ArchiveClient:
     retried. ``Retry-After`` is ignored so a hostile server cannot park a worker. Errors in
     the middle of a body are not retried here: they raise :class:`Transient` and the
     lifecycle retries the file later. ``sim://`` URLs need the simulator adapter mounted on
-    the session (:meth:`for_settings` / :meth:`create` do that); transports that are not an
+    the session (:meth:`create` does that); transports that are not an
     ``HTTPAdapter`` get the same retry policy from :meth:`_send`.
     """
 
@@ -126,15 +123,6 @@ class ArchiveClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.setdefault("User-Agent", USER_AGENT)
-
-    @classmethod
-    def for_settings(
-        cls, settings: Settings, *, sim_archive: Any | None = None, **kwargs: Any
-    ) -> ArchiveClient:
-        """A client for the configured URLs; mounts the simulator when any of them is sim://."""
-        return cls.create(
-            settings.archive_url, settings.schedule_url, sim_archive=sim_archive, **kwargs
-        )
 
     @classmethod
     def create(

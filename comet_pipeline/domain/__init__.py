@@ -7,7 +7,6 @@ from comet_pipeline.domain.states import (
     TERMINAL_FILE_STATES,
     FileState,
     SlotState,
-    can_transition,
 )
 from comet_pipeline.domain.timeutil import from_iso, to_iso, utc, utcnow
 
@@ -23,7 +22,6 @@ __all__ = [
     "Frame",
     "Slot",
     "SlotState",
-    "can_transition",
     "from_iso",
     "to_iso",
     "utc",

@@ -72,11 +72,6 @@ RETRY_STATES: dict[FileState, FileState] = {
 }
 
 
-def can_transition(source: FileState | SlotState, target: FileState | SlotState) -> bool:
-    table = SLOT_TRANSITIONS if isinstance(source, SlotState) else FILE_TRANSITIONS
-    return target in table[source]  # type: ignore[index]
-
-
 def sources_of(target: FileState) -> frozenset[FileState]:
     """Every state from which ``target`` may be reached (the CAS guard's IN list)."""
     return frozenset(s for s, targets in FILE_TRANSITIONS.items() if target in targets)

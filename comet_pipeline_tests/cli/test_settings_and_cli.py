@@ -29,7 +29,7 @@ def test_settings_defaults_and_overrides(tmp_path: Path):
         }
     )
     assert custom.layout.lifecycle_db == tmp_path / "lifecycle.db"
-    assert custom.archive_url.endswith("/level_05") and not custom.uses_simulator
+    assert custom.archive_url.endswith("/level_05")
     assert custom.detectors == (Detector.C3,)
     assert custom.partitions_start == date(2026, 2, 1)
     with pytest.raises(AttributeError):

@@ -9,7 +9,7 @@ from comet_pipeline.archive.sim.archive import SimArchive
 from comet_pipeline.archive.sim.config import SimConfig
 from comet_pipeline.archive.sim.faults import Faults
 from comet_pipeline.archive.sim.server import start_server
-from comet_pipeline.domain import FileState
+from comet_pipeline.domain import TERMINAL_FILE_STATES, FileState
 from comet_pipeline.imaging.pipeline import FrameProcessor
 from comet_pipeline.ingest.discover import discover_window
 from comet_pipeline.ingest.download import download_window
@@ -20,7 +20,6 @@ from comet_pipeline.store import LifecycleStore
 from .conftest import DETECTORS, HOUR, NOW, SEED
 
 END = HOUR + timedelta(hours=1)
-TERMINAL = {FileState.PROCESSED, FileState.SKIPPED, FileState.ABANDONED}
 
 
 def test_faulty_archive_ends_every_file_in_a_terminal_state(settings):
@@ -50,7 +49,7 @@ def test_faulty_archive_ends_every_file_in_a_terminal_state(settings):
         served = server.request_counts()
 
     records = {r.name: r for d in DETECTORS for r in store.files_between(d, HOUR, END)}
-    assert {r.state for r in records.values()} <= TERMINAL
+    assert {r.state for r in records.values()} <= TERMINAL_FILE_STATES
     flaky_history = [t["to_state"] for t in store.transitions_for(flaky)]
     assert "DOWNLOAD_FAILED" in flaky_history and records[flaky].state is FileState.PROCESSED
     assert records[corrupt].state is FileState.ABANDONED
