@@ -17,7 +17,9 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/comet-pipeline demo --hours 6
+	mkdir -p $(DAGSTER_HOME_DIR)
+	cp dagster.yaml $(DAGSTER_HOME_DIR)/dagster.yaml
+	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/comet-pipeline demo --hours 6
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -34,6 +34,7 @@ def build_candidates_asset(settings: Settings, hourly):
         group_name="hunting",
         kinds={"sqlite", "png"},
         backfill_policy=HOURLY_BACKFILL,
+        pool="comet_hunting",
         deps=[
             AssetDep(
                 "processed_frames",
