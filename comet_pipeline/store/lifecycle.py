@@ -715,12 +715,7 @@ class LifecycleStore:
         stamp = to_iso(now)
         recovered: list[str] = []
         with self._write() as conn:
-            rows = conn.execute(
-                "SELECT * FROM files WHERE state IN (SELECT value FROM json_each(?))"
-                " AND lease_expires_at < ? ORDER BY observed_at, name",
-                (_json_list(LEASED_FILE_STATES), stamp),
-            ).fetchall()
-            for row in rows:
+            for row in _expired_leases(conn, stamp):
                 error = (
                     f"lease of {row['lease_owner']} expired at {row['lease_expires_at']}"
                     f" while {row['state']}"
@@ -767,11 +762,7 @@ class LifecycleStore:
     def stuck_files(self, now: datetime) -> list[FileRecord]:
         """Leased files whose lease has expired (what ``recover_expired_leases`` would fail)."""
         with self._read() as conn:
-            rows = conn.execute(
-                "SELECT * FROM files WHERE state IN (SELECT value FROM json_each(?))"
-                " AND lease_expires_at < ? ORDER BY observed_at, name",
-                (_json_list(LEASED_FILE_STATES), to_iso(now)),
-            ).fetchall()
+            rows = _expired_leases(conn, to_iso(now))
         return [_file_record(r) for r in rows]
 
     def counts_by_state(
@@ -1038,3 +1029,12 @@ class LifecycleStore:
             "totals": totals,
             "empty": totals["slots"] == 0 and totals["files"] == 0,
         }
+
+
+def _expired_leases(conn: sqlite3.Connection, stamp: str) -> list[sqlite3.Row]:
+    """Files in a leased state whose lease expired before ``stamp``, oldest first."""
+    return conn.execute(
+        "SELECT * FROM files WHERE state IN (SELECT value FROM json_each(?))"
+        " AND lease_expires_at < ? ORDER BY observed_at, name",
+        (_json_list(LEASED_FILE_STATES), stamp),
+    ).fetchall()
