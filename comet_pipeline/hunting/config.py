@@ -17,6 +17,8 @@ class DetectorParams:
     min_rel_speed: float  # px/h, a track must differ from the star drift by at least this
     link_radius: float  # px, search radius around the predicted position
     max_drift_rate: float  # px/h, bound of the star-drift vote
+    drift_tolerance: float  # px/h, votes this near the ephemeris refine it; farther: disagree
+    zero_exclusion: float  # px/h, slower votes (things that stand still) never count
 
 
 C3_PARAMS = DetectorParams(
@@ -26,6 +28,8 @@ C3_PARAMS = DetectorParams(
     min_rel_speed=2.0,
     link_radius=2.0,
     max_drift_rate=8.0,  # stars ~2.5 px/h
+    drift_tolerance=0.3,  # ~12 % of the drift; 1 px of error over the 1 h star window is 1 px/h
+    zero_exclusion=1.0,
 )
 C2_PARAMS = DetectorParams(
     min_speed=10.0,
@@ -34,6 +38,8 @@ C2_PARAMS = DetectorParams(
     min_rel_speed=5.0,
     link_radius=2.5,
     max_drift_rate=25.0,  # stars ~12.5 px/h
+    drift_tolerance=1.0,  # ~8 % of the drift
+    zero_exclusion=4.0,
 )
 
 
@@ -53,6 +59,15 @@ class HuntConfig:
     star_window_hours: float = 1.0  # neighbours used for the star test
     max_rms: float = 1.2  # px, rms residual of the quadratic fit
     min_score: float = 8.0  # candidates below are not reported (tuned on seeds 1-3)
+    # sources at the same pixel in most frames of the window (hot pixels, rings, knots)
+    static_radius: float = 1.5  # px
+    static_fraction: float = 0.5  # of the window's frames
+    static_min_frames: int = 8  # a slow C3 comet stays ~7 frames within 1.5 px
+    # particle storms: a frame with far more sources than the window's median
+    storm_factor: float = 3.0  # more than this x the window's median count is a storm frame
+    storm_min_sources: int = 400  # ... and more than this many sources
+    storm_keep: float = 1.5  # a storm frame keeps this x the median count, most PSF-like first
+    max_sources_per_frame: int = 4000  # hard bound on per-frame work, same ranking
     c2: DetectorParams = field(default_factory=lambda: C2_PARAMS)
     c3: DetectorParams = field(default_factory=lambda: C3_PARAMS)
 

@@ -88,7 +88,22 @@ class EvaluationReport:
     window_hours: float
     step_hours: float
     comets_per_day: float
+    profile: str = "nominal"
+    known_candidates: list[Candidate] = field(default_factory=list)  # labelled planets
+    planets_in_field: dict[str, set[str]] = field(default_factory=dict)  # det -> names seen
+    window_ms: list[float] = field(default_factory=list)  # hunting ms per new frame, per window
+    storm_window_ms: list[float] = field(default_factory=list)  # the same, storm windows
+    storm_frames: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ms_hunt_median(self) -> float:
+        return float(np.median(self.window_ms)) if self.window_ms else 0.0
+
+    @property
+    def ms_hunt_storm(self) -> float:
+        """Hunting ms per frame in the worst window that took in a storm frame (0: none)."""
+        return float(max(self.storm_window_ms)) if self.storm_window_ms else 0.0
 
     def recall(self) -> dict[str, tuple[int, int]]:
         """SNR bin -> (found, total)."""
@@ -116,6 +131,7 @@ class EvaluationReport:
         rec = {k: {"found": f, "total": n} for k, (f, n) in self.recall().items()}
         top, judged = self.days_top_true
         return {
+            "profile": self.profile,
             "seed": self.seed,
             "days": self.days,
             "start": self.start.isoformat(),
@@ -128,6 +144,11 @@ class EvaluationReport:
             "ranks": sorted(r for c in self.comets for r in c.ranks.values()),
             "frames": self.n_frames,
             "ms_hunt_per_frame": round(self.ms_hunt_per_frame, 1),
+            "ms_hunt_per_frame_median_window": round(self.ms_hunt_median, 1),
+            "ms_hunt_per_frame_worst_storm_window": round(self.ms_hunt_storm, 1),
+            "storm_frames": self.storm_frames,
+            "known_objects_labelled": sorted({c.known or "" for c in self.known_candidates}),
+            "planets_in_field": {d: sorted(v) for d, v in self.planets_in_field.items()},
             "ms_process_per_frame": round(self.ms_process_per_frame, 1),
             "ms_render_per_frame": round(self.ms_render_per_frame, 1),
             "ms_total_per_frame": round(self.ms_total_per_frame, 1),
@@ -188,7 +209,15 @@ class MemoryFrames:
         )
         kept.append((now, science.sample))
         image = science.subtracted.bgsub.astype(np.float32, copy=False)
-        return HuntFrame(name, now, image, sun_x=info.sun_x, sun_y=info.sun_y)
+        return HuntFrame(
+            name,
+            now,
+            image,
+            sun_x=info.sun_x,
+            sun_y=info.sun_y,
+            plate_scale=info.plate_scale,
+            roll_deg=info.roll_deg,
+        )
 
 
 # ----------------------------------------------------------------------------- matching
@@ -222,6 +251,7 @@ def evaluate(
     days: int,
     seed: int,
     *,
+    profile: str = "nominal",
     start: date | None = None,
     detectors: Sequence[str] = ("c2", "c3"),
     config: HuntConfig = DEFAULT_CONFIG,
@@ -232,7 +262,8 @@ def evaluate(
     lead_in_hours: float = 3.0,
     keep_frames: dict[str, HuntFrame] | None = None,
 ) -> EvaluationReport:
-    """Run ``days`` simulated days (seed ``seed``) through imaging and hunting; score it.
+    """Run ``days`` simulated days of sky ``profile`` (seed ``seed``) through imaging and
+    hunting; score it.
 
     ``comets_per_day`` raises the simulator's comet rate (Kreutz, per detector) for
     statistics; brightness keeps the simulator's own distribution. Windows of
@@ -241,14 +272,16 @@ def evaluate(
     (memory heavy: for looking at cutouts of a short run).
     """
     from comet_pipeline.archive.sim.archive import SimArchive
-    from comet_pipeline.archive.sim.config import SimConfig
+    from comet_pipeline.archive.sim.profiles import profile_config
+    from comet_pipeline.archive.sim.sky import planets_at
 
     start = start or DEFAULT_START
     t_start = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
     t_end = t_start + timedelta(days=days)
     sim = SimArchive(
-        SimConfig(
-            seed=seed,
+        profile_config(
+            profile,
+            seed,
             comets_per_day=comets_per_day,
             c2_fast_comets_per_day=c2_fast_comets_per_day,
         )
@@ -256,6 +289,10 @@ def evaluate(
     all_candidates: list[Candidate] = []
     t_render = t_process = t_hunt = 0.0
     n_frames = 0
+    window_ms: list[float] = []
+    storm_ms: list[float] = []
+    storm_frames = 0
+    planets: dict[str, set[str]] = {}
     for det_name in detectors:
         det = Detector(det_name)
         obs = []
@@ -267,12 +304,24 @@ def evaluate(
         obs.sort(key=lambda o: o.observed_at)
         proc = MemoryFrames()
         hunter = SlidingHunter(det.value, config=config, window_hours=window_hours)
+        added: list[str] = []
+
+        def hunt_until(until: datetime, hunter: SlidingHunter = hunter) -> float:
+            t0 = time.perf_counter()
+            hunter.hunt_until(until)
+            elapsed = time.perf_counter() - t0
+            if added:
+                per_frame = 1000.0 * elapsed / len(added)
+                window_ms.append(per_frame)
+                if any(name in hunter.stats.storm_frames for name in added):
+                    storm_ms.append(per_frame)
+                added.clear()
+            return elapsed
+
         next_hunt = t_start + timedelta(hours=step_hours)
         for o in obs:
             while o.observed_at >= next_hunt:
-                t0 = time.perf_counter()
-                hunter.hunt_until(next_hunt)
-                t_hunt += time.perf_counter() - t0
+                t_hunt += hunt_until(next_hunt)
                 next_hunt += timedelta(hours=step_hours)
             t0 = time.perf_counter()
             data = sim.render(o)
@@ -284,18 +333,22 @@ def evaluate(
                 continue
             n_frames += 1
             hunter.add(frame)
+            added.append(frame.name)
+            planets.setdefault(det.value, set()).update(
+                p.name for p in planets_at(det, o.observed_at)
+            )
             if keep_frames is not None:
                 keep_frames[frame.name] = frame
         while next_hunt < t_end + timedelta(hours=step_hours):
-            t0 = time.perf_counter()
-            hunter.hunt_until(min(next_hunt, t_end))
-            t_hunt += time.perf_counter() - t0
+            t_hunt += hunt_until(min(next_hunt, t_end))
             next_hunt += timedelta(hours=step_hours)
         all_candidates += hunter.candidates
+        storm_frames += len(hunter.stats.storm_frames)
 
     truth = sim.truth(t_start, t_end)
     truth = [c for c in truth if c.detector.value in {d.lower() for d in detectors}]
-    report = _score(truth, all_candidates, detectors, t_start, days)
+    new = [c for c in all_candidates if c.is_new]
+    report = _score(truth, new, detectors, t_start, days)
     nf = max(n_frames, 1)
     return EvaluationReport(
         seed=seed,
@@ -305,7 +358,7 @@ def evaluate(
         comets=report[0],
         day_results=report[1],
         false_candidates=report[2],
-        candidates=all_candidates,
+        candidates=new,
         duplicates=report[3],
         n_frames=n_frames,
         ms_hunt_per_frame=1000 * t_hunt / nf,
@@ -315,6 +368,12 @@ def evaluate(
         window_hours=window_hours,
         step_hours=step_hours,
         comets_per_day=comets_per_day,
+        profile=profile,
+        known_candidates=[c for c in all_candidates if not c.is_new],
+        planets_in_field=planets,
+        window_ms=window_ms,
+        storm_window_ms=storm_ms,
+        storm_frames=storm_frames,
     )
 
 
@@ -396,7 +455,8 @@ def format_report(report: EvaluationReport) -> str:
     """A readable table of the evaluation (what ``comet-pipeline evaluate`` prints)."""
     r = report
     lines = [
-        f"Comet-hunting evaluation: seed {r.seed}, {r.days} day(s) from {r.start}, "
+        f"Comet-hunting evaluation: profile {r.profile}, seed {r.seed}, {r.days} day(s) "
+        f"from {r.start}, "
         f"detectors {','.join(d.upper() for d in r.detectors)}",
         f"  simulated Kreutz comets/day/detector: {r.comets_per_day:g} (+ fast C2 group); "
         f"windows {r.window_hours:g} h every {r.step_hours:g} h; match: >= {MIN_SHARED} shared "

@@ -1,24 +1,29 @@
 """hunt(): frames of one detector in, ranked comet candidates out.
 
-Sources per frame -> star drift of the window -> star rejection and linking -> stitching of
-pieces -> scoring -> identities (duplicates folded) -> reports. Pure numpy/scipy: the Dagster
-asset and the evaluation harness both call this, with the same result.
+Sources per frame -> storm frames capped -> static sources and planet bleeds masked -> star
+drift of the window (ephemeris, refined by the data) -> star rejection and linking ->
+stitching of pieces -> scoring -> known objects labelled -> identities (duplicates folded)
+-> reports. Pure numpy/scipy/astropy: the Dagster asset and the evaluation harness both call
+this, with the same result; :class:`HuntStats` says what each step did.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from comet_pipeline.hunting.config import HuntConfig
-from comet_pipeline.hunting.drift import estimate_drift, hours_since
+from comet_pipeline.hunting.drift import DriftEstimate, estimate_drift, hours_since
 from comet_pipeline.hunting.identity import candidate_id, merge_candidates
+from comet_pipeline.hunting.known import bleed_masks, frame_planets, known_label, match_radius
 from comet_pipeline.hunting.model import Candidate, Detection, HuntFrame
 from comet_pipeline.hunting.report import report_text
 from comet_pipeline.hunting.scoring import score, track_features
 from comet_pipeline.hunting.sources import SourceList, detect_sources
+from comet_pipeline.hunting.static import static_masks
+from comet_pipeline.hunting.storm import cap_sources
 from comet_pipeline.hunting.tracking import Track, link_tracks, star_masks, stitch_tracks
 
 DEFAULT_CONFIG = HuntConfig()  # frozen, so safe to share as a default
@@ -44,6 +49,52 @@ class HuntCache:
             del self.pairs[key]
 
 
+@dataclass
+class HuntStats:
+    """What the hunts of one detector did, for the asset metadata and the evaluation.
+
+    Per-frame counts are keyed by frame name (the last window that saw the frame wins), so
+    overlapping windows do not count a frame twice.
+    """
+
+    windows: int = 0
+    drift_sources: dict[str, int] = field(default_factory=dict)  # DriftEstimate.source -> n
+    disagreements: int = 0  # windows whose data mode disagreed with the ephemeris
+    max_disagreement: float = 0.0  # px/h
+    last_drift: DriftEstimate | None = None
+    static_masked: dict[str, int] = field(default_factory=dict)
+    bleed_masked: dict[str, int] = field(default_factory=dict)
+    storm_frames: dict[str, tuple[int, int]] = field(default_factory=dict)  # (found, kept)
+    known: dict[str, str] = field(default_factory=dict)  # candidate id -> label
+
+    def add_drift(self, drift: DriftEstimate) -> None:
+        self.windows += 1
+        self.drift_sources[drift.source] = self.drift_sources.get(drift.source, 0) + 1
+        self.disagreements += int(drift.disagreed)
+        self.max_disagreement = max(self.max_disagreement, drift.disagreement)
+        self.last_drift = drift
+
+    def summary(self) -> dict[str, object]:
+        """Flat numbers and short texts (what a Dagster materialization shows)."""
+        d = self.last_drift
+        dropped = sum(n - k for n, k in self.storm_frames.values())
+        return {
+            "windows": self.windows,
+            "drift_px_per_h": [round(d.vx, 3), round(d.vy, 3)] if d else None,
+            "drift_predicted_px_per_h": (
+                [round(v, 3) for v in d.predicted] if d and d.predicted else None
+            ),
+            "drift_source": dict(sorted(self.drift_sources.items())),
+            "drift_vote_disagreed_windows": self.disagreements,
+            "drift_max_disagreement_px_per_h": round(self.max_disagreement, 3),
+            "static_sources_masked": sum(self.static_masked.values()),
+            "planet_bleed_sources_masked": sum(self.bleed_masked.values()),
+            "storm_frames": len(self.storm_frames),
+            "storm_sources_dropped": dropped,
+            "known_objects": sorted(set(self.known.values())),
+        }
+
+
 def frame_sources(frame: HuntFrame, config: HuntConfig) -> SourceList:
     """The source list of one frame under ``config`` (what a cache should hold)."""
     result = detect_sources(
@@ -66,6 +117,7 @@ def build_candidate(
     config: HuntConfig,
     image_size: int = 1024,
     cid: str | None = None,
+    known: str | None = None,
 ) -> Candidate:
     """Score ``detections`` and wrap them as a Candidate (id derived unless given)."""
     dets = tuple(sorted(detections, key=lambda d: d.observed_at))
@@ -100,6 +152,7 @@ def build_candidate(
         image_size=image_size,
         sun_x=sun[0],
         sun_y=sun[1],
+        known=known,
         extras={"snr_median": f.snr_median, "accel": f.accel, "south": float(f.south)},
     )
 
@@ -113,6 +166,7 @@ def rebuild(base: Candidate, detections: list[Detection], config: HuntConfig) ->
         config=config,
         image_size=base.image_size,
         cid=base.id,
+        known=base.known,
     )
 
 
@@ -134,37 +188,58 @@ def hunt(
     detector: str,
     config: HuntConfig = DEFAULT_CONFIG,
     cache: HuntCache | None = None,
+    stats: HuntStats | None = None,
 ) -> list[Candidate]:
     """Ranked comet candidates (best first) in a window of frames of one detector.
 
     ``cache`` (optional) keeps source lists and settled star masks between overlapping
-    windows, so each frame is searched once. Candidates below ``config.min_score`` are dropped.
+    windows, so each frame is searched once; ``stats`` (optional) receives what the steps
+    did. Candidates below ``config.min_score`` are dropped; known objects are labelled.
     """
     detector = str(detector).lower()
     uniq = {f.name: f for f in frames}
     ordered = sorted(uniq.values(), key=lambda f: (f.observed_at, f.name))
     if len(ordered) < config.min_frames:
         return []
+    stats = stats if stats is not None else HuntStats()
+    capped = cap_sources([_cached_sources(fr, config, cache) for fr in ordered], config)
+    for fr, st, n, s in zip(ordered, capped.storm, capped.found, capped.sources, strict=True):
+        if st:
+            stats.storm_frames[fr.name] = (n, len(s))
+    planets = frame_planets(ordered)
+    shape = ordered[0].image.shape
+    still = static_masks(
+        capped.sources,
+        (int(shape[0]), int(shape[1])),
+        radius=config.static_radius,
+        min_fraction=config.static_fraction,
+        min_frames=config.static_min_frames,
+    )
+    bleeds = bleed_masks(capped.sources, planets)
     sources = []
-    for fr in ordered:
-        s = cache.sources.get(fr.name) if cache is not None else None
-        if s is None:
-            s = frame_sources(fr, config)
-            if cache is not None:
-                cache.sources[fr.name] = s
-        sources.append(s)
+    for fr, s, m, b in zip(ordered, capped.sources, still, bleeds, strict=True):
+        stats.static_masked[fr.name] = int(m.sum())
+        stats.bleed_masked[fr.name] = int((b & ~m).sum())
+        sources.append(s.subset(~(m | b)))
     times = [f.observed_at for f in ordered]
     hours = hours_since(times)
     params = config.params(detector)
-    drift = estimate_drift(
+    drift_est = estimate_drift(
         sources,
         times,
+        geometry=ordered[len(ordered) // 2].geometry(),
         max_rate=params.max_drift_rate,
+        tolerance=params.drift_tolerance,
+        zero_exclusion=params.zero_exclusion,
         names=[f.name for f in ordered],
         pair_cache=cache.pairs if cache is not None else None,
     )
+    stats.add_drift(drift_est)
+    drift = drift_est.velocity
     stars = _star_masks(ordered, sources, hours, drift, config, cache)
-    tracks = link_tracks(sources, hours, drift, params, config, stars=stars)
+    tracks = link_tracks(
+        sources, hours, drift, params, config, stars=stars, no_seed=capped.storm
+    )
     tracks = stitch_tracks(
         tracks,
         max_gap_hours=config.stitch_gap_hours,
@@ -173,6 +248,7 @@ def hunt(
     )
     sun = ordered[len(ordered) // 2].sun()
     size = int(ordered[0].image.shape[1])
+    radius = match_radius(ordered[len(ordered) // 2])
     found = []
     for tr in tracks:
         if not _track_ok(tr, drift, detector, config):
@@ -188,12 +264,28 @@ def hunt(
             )
             for k, x, y, fl, sn in zip(tr.frames, tr.x, tr.y, tr.flux, tr.snr, strict=True)
         ]
-        found.append(build_candidate(detector, dets, sun=sun, config=config, image_size=size))
+        cand = build_candidate(detector, dets, sun=sun, config=config, image_size=size)
+        label = known_label(tr.frames, tr.x, tr.y, planets, radius)
+        if label is not None:
+            cand = replace(cand, known=label)
+        found.append(cand)
     found.sort(key=lambda c: -c.score)
     merged = merge_candidates([], found, lambda b, d: rebuild(b, d, config)).candidates
     out = [c for c in merged if c.score >= config.min_score]
+    for c in out:
+        if c.known:
+            stats.known[c.id] = c.known
     out.sort(key=lambda c: -c.score)
     return out
+
+
+def _cached_sources(frame: HuntFrame, config: HuntConfig, cache: HuntCache | None) -> SourceList:
+    s = cache.sources.get(frame.name) if cache is not None else None
+    if s is None:
+        s = frame_sources(frame, config)
+        if cache is not None:
+            cache.sources[frame.name] = s
+    return s
 
 
 def _star_masks(
@@ -207,12 +299,14 @@ def _star_masks(
     """:func:`star_masks`, reusing a frame's mask when its neighbourhood and drift repeat."""
     w = config.star_window_hours
     dkey = tuple(round(v / 0.2) if np.isfinite(v) else None for v in drift)
+    # the lists after this window's masks: a fingerprint, so a changed list is not reused
+    prints = [(fr.name, len(s), round(float(s.x.sum()), 2)) for fr, s in zip(ordered, sources, strict=True)]
     keys = []
     for i, fr in enumerate(ordered):
         neigh = tuple(
-            ordered[j].name for j in range(len(ordered)) if j != i and abs(hours[j] - hours[i]) <= w
+            prints[j] for j in range(len(ordered)) if j != i and abs(hours[j] - hours[i]) <= w
         )
-        keys.append((fr.name, neigh, dkey))
+        keys.append((fr.name, prints[i], neigh, dkey))
     known = [cache.stars.get(k) if cache is not None else None for k in keys]
     masks = star_masks(
         sources, hours, drift, radius=config.star_radius, window_hours=w, known=known

@@ -9,6 +9,7 @@ shortly after it, is the same comet and takes the existing id with the union of 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import NamedTuple
 
@@ -34,7 +35,7 @@ def same_object(
     b: Candidate,
     *,
     radius: float = 3.0,
-    max_gap_hours: float = 4.0,
+    max_gap_hours: float = 8.0,
 ) -> bool:
     """True when ``a`` and ``b`` are the same comet (same detector, consistent positions).
 
@@ -84,6 +85,13 @@ class MergeResult(NamedTuple):
     absorbed: list[str]  # ids folded into another candidate: delete these from a store
 
 
+def _labelled(updated: Candidate, other: Candidate) -> Candidate:
+    """A merge keeps a known-object label that either side carried."""
+    if updated.known is None and other.known is not None:
+        return replace(updated, known=other.known)
+    return updated
+
+
 def merge_candidates(
     existing: Sequence[Candidate],
     found: Sequence[Candidate],
@@ -110,7 +118,7 @@ def merge_candidates(
             touched[cand.id] = cand
             continue
         old = pool[hit]
-        updated = rebuild(old, union_detections(old.detections, cand.detections))
+        updated = _labelled(rebuild(old, union_detections(old.detections, cand.detections)), cand)
         pool[hit] = updated
         touched[updated.id] = updated
         # the grown track may now bridge two candidates made earlier: fold them together
@@ -126,7 +134,7 @@ def merge_candidates(
             if other is None:
                 break
             a, b = sorted((pool[other], updated), key=lambda c: (c.first_seen, c.id))
-            updated = rebuild(a, union_detections(b.detections, a.detections))
+            updated = _labelled(rebuild(a, union_detections(b.detections, a.detections)), b)
             pool = [c for c in pool if c.id not in (a.id, b.id)] + [updated]
             touched.pop(b.id, None)
             if b.id in existing_ids:

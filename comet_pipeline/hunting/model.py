@@ -7,6 +7,8 @@ from datetime import datetime
 
 import numpy as np
 
+from comet_pipeline.imaging.ephemeris import FrameGeometry
+
 
 @dataclass(frozen=True)
 class HuntFrame:
@@ -15,6 +17,8 @@ class HuntFrame:
     ``image`` is float32 with NaN on masked pixels (occulter, pylon, missing blocks), already
     background-subtracted and flattened (NRGF), so that noise is roughly uniform. ``sun_x``,
     ``sun_y`` are the Sun centre in FITS array pixels (0-based); None means the image centre.
+    ``plate_scale`` (arcsec per pixel of this array) and ``roll_deg`` (CROTA1) place the sky
+    on it: with them the star drift and the planets are computed, not guessed.
     """
 
     name: str
@@ -22,6 +26,15 @@ class HuntFrame:
     image: np.ndarray
     sun_x: float | None = None
     sun_y: float | None = None
+    plate_scale: float | None = None
+    roll_deg: float = 0.0
+
+    def geometry(self) -> FrameGeometry | None:
+        """The frame's sky geometry, or None when its plate scale is unknown."""
+        if self.plate_scale is None or not self.plate_scale > 0:
+            return None
+        sx, sy = self.sun()
+        return FrameGeometry(self.observed_at, sx, sy, float(self.plate_scale), self.roll_deg)
 
     def sun(self) -> tuple[float, float]:
         h, w = self.image.shape
@@ -66,7 +79,13 @@ class Candidate:
     image_size: int = 1024
     sun_x: float = 511.5
     sun_y: float = 511.5
+    known: str | None = None  # "known: <planet>" when the track is a planet, not a comet
     extras: dict[str, float] = field(default_factory=dict, compare=False)
+
+    @property
+    def is_new(self) -> bool:
+        """A candidate a hunter should look at (not a known object)."""
+        return self.known is None
 
     @property
     def first_seen(self) -> datetime:

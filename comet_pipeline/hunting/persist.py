@@ -32,6 +32,7 @@ def candidate_row(
         "status": status,
         "report_text": candidate.report,
         "cutout_path": cutout_path,
+        "known": candidate.known,
     }
 
 
@@ -77,4 +78,5 @@ def candidate_from_rows(
         config=config,
         image_size=image_size,
         cid=str(row["id"]),
+        known=row.get("known") or None,
     )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from comet_pipeline.hunting.config import HuntConfig
-from comet_pipeline.hunting.hunter import DEFAULT_CONFIG, HuntCache, hunt, rebuild
+from comet_pipeline.hunting.hunter import DEFAULT_CONFIG, HuntCache, HuntStats, hunt, rebuild
 from comet_pipeline.hunting.identity import MergeResult, merge_candidates
 from comet_pipeline.hunting.model import Candidate, HuntFrame
 
@@ -24,6 +24,7 @@ def hunt_and_merge(
     existing: Sequence[Candidate] = (),
     config: HuntConfig = DEFAULT_CONFIG,
     cache: HuntCache | None = None,
+    stats: HuntStats | None = None,
 ) -> MergeResult:
     """Hunt one window and fold the finds into ``existing`` (stable ids).
 
@@ -32,7 +33,7 @@ def hunt_and_merge(
     This is the whole job of the hourly asset, given the window's frames and the recent
     candidates of the detector from the store.
     """
-    found = hunt(frames, detector=detector, config=config, cache=cache)
+    found = hunt(frames, detector=detector, config=config, cache=cache, stats=stats)
     return merge_candidates(existing, found, lambda base, dets: rebuild(base, dets, config))
 
 
@@ -61,6 +62,8 @@ class SlidingHunter:
         self.candidates: list[Candidate] = list(existing or [])
         #: ids folded into another candidate so far (a store should delete them)
         self.absorbed: set[str] = set()
+        #: what the hunts did (drift sources, masked sources, storm frames, known objects)
+        self.stats = HuntStats()
 
     def add(self, frame: HuntFrame) -> None:
         self._frames.append(frame)
@@ -82,7 +85,12 @@ class SlidingHunter:
         recent = [c for c in self.candidates if c.last_seen >= limit]
         final = [c for c in self.candidates if c.last_seen < limit]
         merged, touched, absorbed = hunt_and_merge(
-            frames, detector=self.detector, existing=recent, config=self.config, cache=self._cache
+            frames,
+            detector=self.detector,
+            existing=recent,
+            config=self.config,
+            cache=self._cache,
+            stats=self.stats,
         )
         self.candidates = final + merged
         self.absorbed.update(absorbed)

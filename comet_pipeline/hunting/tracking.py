@@ -146,10 +146,12 @@ def link_tracks(
     config: HuntConfig,
     *,
     stars: Sequence[np.ndarray] | None = None,
+    no_seed: Sequence[bool] | None = None,
 ) -> list[Track]:
     """Tracks of at least ``config.min_frames`` detections among the non-star sources.
 
-    ``stars``: precomputed :func:`star_masks` (else computed here).
+    ``stars``: precomputed :func:`star_masks` (else computed here). ``no_seed``: frames that
+    may extend a track but not start one (storm frames).
     """
     if stars is None:
         stars = star_masks(
@@ -162,7 +164,7 @@ def link_tracks(
     movers = [s.subset(~m) for s, m in zip(sources, stars, strict=True)]
     # map back to the original source index so callers can look anything up
     orig_index = [np.nonzero(~m)[0] for m in stars]
-    linker = _Linker(movers, hours, drift, params, config)
+    linker = _Linker(movers, hours, drift, params, config, no_seed=no_seed)
     tracks = []
     for raw in linker.run():
         frames = np.array([k for k, _ in raw])
@@ -186,8 +188,11 @@ class _Linker:
         drift: tuple[float, float],
         params: DetectorParams,
         config: HuntConfig,
+        *,
+        no_seed: Sequence[bool] | None = None,
     ) -> None:
         self.m = movers
+        self.no_seed = list(no_seed) if no_seed is not None else [False] * len(movers)
         self.h = hours
         self.p = params
         self.c = config
@@ -199,7 +204,11 @@ class _Linker:
         found: list[list[tuple[int, int]]] = []
         n = len(self.m)
         for i in range(n):
+            if self.no_seed[i]:
+                continue
             for j in range(i + 1, min(i + 2 + self.c.max_miss, n)):
+                if self.no_seed[j]:
+                    continue
                 for a, b in self._seeds(i, j):
                     if self.used[i][a] or self.used[j][b]:
                         continue

@@ -18,7 +18,7 @@ import numpy as np
 from astropy.io import fits
 
 from comet_pipeline.domain import Detector, Frame
-from comet_pipeline.hunting.hunter import DEFAULT_CONFIG
+from comet_pipeline.hunting.hunter import DEFAULT_CONFIG, HuntStats
 from comet_pipeline.hunting.model import Candidate, HuntFrame
 from comet_pipeline.hunting.persist import candidate_from_rows, candidate_row, detection_rows
 from comet_pipeline.hunting.report import cutout_strip, strip_png
@@ -38,6 +38,12 @@ class HuntResult:
     cutouts: dict[str, Path] = field(default_factory=dict)
     merged_away: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    stats: dict[Detector, HuntStats] = field(default_factory=dict)  # what the hunter did
+
+    @property
+    def new_candidates(self) -> list[Candidate]:
+        """The candidates a hunter should look at: known objects (planets) left out."""
+        return [c for c in self.candidates if c.is_new]
 
 
 def load_hunt_frame(frame: Frame) -> HuntFrame:
@@ -51,7 +57,20 @@ def load_hunt_frame(frame: Frame) -> HuntFrame:
         image=image,
         sun_x=float(header["CRPIX1"]) - 1.0,
         sun_y=float(header["CRPIX2"]) - 1.0,
+        plate_scale=_plate_scale_arcsec(header),
+        roll_deg=float(header.get("CROTA1", 0.0) or 0.0),
     )
+
+
+def _plate_scale_arcsec(header: fits.Header) -> float | None:
+    """|CDELT1| in arcsec per pixel (the products' WCS writes degrees), None if absent."""
+    try:
+        value = abs(float(header["CDELT1"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    unit = str(header.get("CUNIT1", "deg")).strip().lower()
+    factor = {"deg": 3600.0, "arcmin": 60.0, "arcsec": 1.0}.get(unit)
+    return value * factor if factor and value > 0 else None
 
 
 def cutout_path(products_dir: Path, candidate: Candidate) -> Path:
@@ -120,6 +139,7 @@ def _hunt_detector(
                 _save(store, products_dir, candidate, frames, now, result)
         hour_end += timedelta(hours=1)
     if hunter is not None:
+        result.stats[detector] = hunter.stats
         store.delete_candidates(hunter.absorbed)
         result.merged_away += sorted(hunter.absorbed)
         result.candidates += [c for cid, c in touched.items() if cid not in hunter.absorbed]

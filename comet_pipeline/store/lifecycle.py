@@ -96,6 +96,7 @@ CANDIDATE_COLUMNS = (
     "report_text",
     "cutout_path",
     "updated_at",
+    "known",
 )
 _CANDIDATE_TIMES = ("first_seen_at", "last_seen_at", "updated_at")
 DETECTION_COLUMNS = ("file", "observed_at", "x", "y", "flux", "snr")

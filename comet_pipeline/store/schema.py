@@ -123,6 +123,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 3: slot reconciliation counts arrivals in a downlink window.
     ("CREATE INDEX idx_files_arrived ON files(arrived_at)",),
+    # 4: a candidate that is a known object (a planet) says which: "known: venus".
+    ("ALTER TABLE candidates ADD COLUMN known TEXT",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -23,7 +23,7 @@ def test_single_bright_comet_on_a_clean_simulated_day_is_found_within_2px():
         c2_fast_comets_per_day=0.0,
         comet_snr_range=(15.0, 15.0),
         cme_per_day=0.0,
-        planet_probability=0.0,
+        planets=False,
     )
     comet = comets_born(config, DAY, Detector.C2)[0]
     start = comet.start.replace(microsecond=0)

@@ -17,6 +17,8 @@ from dagster import (
 from comet_pipeline.defs.metadata import inline_image
 from comet_pipeline.defs.partitions import HOURLY_BACKFILL
 from comet_pipeline.defs.resources import ClockResource, FileTreeResource, StoreResource
+from comet_pipeline.hunting.hunter import DEFAULT_CONFIG
+from comet_pipeline.hunting.storm import rule_text
 from comet_pipeline.ingest.hunt import HUNT_WINDOW, hunt_window
 from comet_pipeline.settings import Settings
 
@@ -66,22 +68,32 @@ def build_candidates_asset(settings: Settings, hourly):
         metadata: dict[str, object] = {
             "elapsed_s": round(result.elapsed_s, 2),
             "candidates_updated": len(result.candidates),
+            "new_candidates_updated": len(result.new_candidates),
             "merged_away": len(result.merged_away),
             **{f"frames/{d.value}": n for d, n in result.frames.items()},
+            # star drift (ephemeris / refined / disagreement), masked static and bleed
+            # sources, storm frames and how they were capped, known objects
+            **{
+                f"hunter/{d.value}": MetadataValue.json(
+                    {**s.summary(), "storm_rule": rule_text(DEFAULT_CONFIG)}
+                )
+                for d, s in result.stats.items()
+            },
         }
         if result.candidates:
             metadata["candidates"] = MetadataValue.md(
                 "\n".join(
-                    ["| rank | id | det | frames | score | SNR | px/h | first seen (UT) |"]
-                    + ["|---|---|---|---|---|---|---|---|"]
+                    ["| rank | id | det | frames | score | SNR | px/h | first seen (UT) | known |"]
+                    + ["|---|---|---|---|---|---|---|---|---|"]
                     + [
                         f"| {i} | {c.id} | {c.detector.upper()} | {c.n_frames} | {c.score:.2f} "
-                        f"| {c.snr:.1f} | {c.speed:.1f} | {c.first_seen:%Y-%m-%d %H:%M} |"
+                        f"| {c.snr:.1f} | {c.speed:.1f} | {c.first_seen:%Y-%m-%d %H:%M} "
+                        f"| {c.known or ''} |"
                         for i, c in enumerate(result.candidates, 1)
                     ]
                 )
             )
-        for i, candidate in enumerate(result.candidates[:TOP_SHOWN], 1):
+        for i, candidate in enumerate(result.new_candidates[:TOP_SHOWN], 1):
             metadata[f"top{i}/cutouts"] = inline_image(
                 result.cutouts[candidate.id],
                 f"#{i} {candidate.id} ({candidate.detector.upper()}, score {candidate.score:.2f})",
@@ -89,8 +101,12 @@ def build_candidates_asset(settings: Settings, hourly):
             metadata[f"top{i}/report"] = MetadataValue.md(f"```\n{candidate.report}\n```")
 
         day_start = window.start.replace(hour=0, minute=0, second=0, microsecond=0)
-        per_detector = {
-            d.value: len(store.get().candidates(detector=d.value, since=day_start, until=end))
+        per_detector = {  # known objects (planets) are shown, never spam
+            d.value: sum(
+                1
+                for row in store.get().candidates(detector=d.value, since=day_start, until=end)
+                if not row.get("known")
+            )
             for d in settings.detectors
         }
         spam = {d: n for d, n in per_detector.items() if n > SPAM_PER_DETECTOR_DAY}
