@@ -84,13 +84,29 @@ class Settings:
 
 
 def _url(env: Mapping[str, str], name: str, default: str) -> str:
-    """A URL the client can reach: http(s) or the embedded simulator (sim://)."""
+    """A URL the client can reach: http(s) or the embedded simulator (sim://).
+
+    ``sim://lasco-<profile>`` names a simulated sky profile: an unknown one is a settings
+    error now, not a traceback in the first run.
+    """
     value = env.get(name) or default
     if not value.startswith(("https://", "http://", "sim://")):
         raise SettingsError(
             f"{name} must start with https://, http:// or sim://, got {value!r} "
             f"(the real archive is e.g. {REAL_ARCHIVE_URL})"
         )
+    if value.startswith("sim://"):
+        from comet_pipeline.archive.sim.profiles import profile_from_url
+
+        try:
+            profile = profile_from_url(value)
+        except ValueError as exc:
+            raise SettingsError(f"{name}={value!r}: {exc}") from exc
+        if profile is None and not value.rstrip("/").lower() == "sim://schedule":
+            raise SettingsError(
+                f"{name}={value!r} names nothing the simulator serves: use sim://lasco, "
+                "sim://lasco-<profile> (e.g. sim://lasco-rolled) or sim://schedule"
+            )
     return value
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dagster import ConfigurableResource
 from pydantic import PrivateAttr
@@ -13,6 +14,9 @@ from comet_pipeline.archive.client import ArchiveClient
 from comet_pipeline.domain import from_iso, utcnow
 from comet_pipeline.settings import HomeLayout
 from comet_pipeline.store import LifecycleStore
+
+if TYPE_CHECKING:
+    from comet_pipeline.archive.sim.archive import SimArchive
 
 
 class ClockResource(ConfigurableResource):
@@ -43,7 +47,11 @@ class StoreResource(ConfigurableResource):
 
 
 class ArchiveResource(ConfigurableResource):
-    """The LASCO archive: real HTTPS URLs or the embedded simulator (``sim://``)."""
+    """The LASCO archive: real HTTPS URLs or the embedded simulator (``sim://``).
+
+    ``archive_url`` ``sim://lasco`` simulates the nominal sky, ``sim://lasco-<profile>`` a
+    named sky profile (``rolled``, ``storm``, ... see ``archive/sim/profiles.py``).
+    """
 
     archive_url: str
     schedule_url: str
@@ -65,14 +73,17 @@ class ArchiveResource(ConfigurableResource):
             )
         return self._client
 
-    def _simulator(self):
+    def _simulator(self) -> SimArchive | None:
         """The embedded archive, only when a URL asks for it (real deployments never load it)."""
         if not (self.archive_url.startswith("sim://") or self.schedule_url.startswith("sim://")):
             return None
         from comet_pipeline.archive.sim.archive import SimArchive
-        from comet_pipeline.archive.sim.config import SimConfig
+        from comet_pipeline.archive.sim.profiles import profile_config, profile_from_url
 
-        config = SimConfig(seed=self.sim_seed)
+        # sim://lasco is the nominal sky, sim://lasco-<profile> a named one (settings
+        # validated the name, so an unknown one cannot get here from the environment)
+        profile = profile_from_url(self.archive_url) or "nominal"
+        config = profile_config(profile, seed=self.sim_seed)
         if self.sim_comets_per_day is not None:
             config = replace(config, comets_per_day=self.sim_comets_per_day)
         return SimArchive(config=config, clock=self.clock.now)

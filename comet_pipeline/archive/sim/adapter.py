@@ -3,6 +3,10 @@
 ``sim://lasco/YYMMDD/c2/`` (listing), ``.../img_hdr.txt``, ``.../NNNNNNNN.fts`` and
 ``sim://schedule`` answer like the real servers (status, headers, streamed body), so the real
 client code — retries, size caps, Content-Length checks, verification — runs unchanged.
+
+``sim://lasco-<profile>/...`` (e.g. ``sim://lasco-rolled/250101/c2/``) names a sky profile
+(:mod:`comet_pipeline.archive.sim.profiles`); the adapter serves whatever archive it was
+mounted with, and :meth:`ArchiveClient.create` builds that archive from the URL's profile.
 """
 
 from __future__ import annotations
@@ -19,13 +23,15 @@ from urllib3.response import HTTPResponse
 
 from comet_pipeline.archive.sim.archive import LEVEL05_ROOT, SimArchive
 from comet_pipeline.archive.sim.faults import Faults
+from comet_pipeline.archive.sim.profiles import ARCHIVE_HOST
 from comet_pipeline.archive.sim.routes import _REASONS, SCHEDULE_PATH, Reply, Router, error_page
 
 SIM_PREFIX = "sim://"
 
 
 class SimAdapter(BaseAdapter):
-    """A requests transport adapter answering ``sim://lasco/...`` and ``sim://schedule``."""
+    """A requests transport adapter answering ``sim://lasco[-<profile>]/...`` and
+    ``sim://schedule``."""
 
     def __init__(self, archive: SimArchive, faults: Faults | None = None) -> None:
         super().__init__()
@@ -43,7 +49,8 @@ class SimAdapter(BaseAdapter):
         parts = urlsplit(url)
         if parts.netloc == "schedule" and parts.path in ("", "/"):
             return SCHEDULE_PATH
-        if parts.netloc == "lasco":
+        host = parts.netloc.lower()
+        if host == ARCHIVE_HOST or host.startswith(ARCHIVE_HOST + "-"):
             return LEVEL05_ROOT + (parts.path if parts.path not in ("", "/") else "/")
         return None
 

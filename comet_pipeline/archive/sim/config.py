@@ -35,10 +35,20 @@ class SimConfig:
     c2_fast_comets_per_day: float = 0.15  # Marsden/Kracht-like C2-only comets per day
     comet_snr_range: tuple[float, float] = (2.5, 40.0)  # peak SNR at entry, log-uniform
     cme_per_day: float = 0.4
-    planet_probability: float = 0.3  # chance that a planet crosses the field in a crossing block
     missing_block_probability: float = 0.04  # per frame: some 32x32 blocks of zeros
     cosmic_rays_per_s: float = 8.0  # hits per second of exposure (C3; C2 gets 40 %)
-    roll_deg: float = 0.0  # CROTA (SOHO sometimes flies rolled by 180)
+    roll_deg: float = 0.0  # spacecraft roll (CROTA): the instrument rolls, the sky does not
+    # --- sky profile knobs (defaults reproduce the nominal sky byte for byte)
+    profile: str = "nominal"  # name of the sky profile this config came from (display only)
+    star_density_scale: tuple[float, float] = (1.0, 1.0)  # (C2, C3) x the optics' star density
+    streamer_scale: float = 1.0  # x the streamers' brightness above the pole level
+    noise_scale: float = 1.0  # x the photon + read noise sigma
+    # --- detector effects (fixed in array coordinates; see detector_effects.py)
+    hot_pixels: int = 0  # hot pixels per detector (plus hot_pixels // 40 static 2x2/PSF knots)
+    warm_columns: int = 0  # column segments with a constant dark-current excess
+    static_ring_amp: float = 0.0  # occulter / field-stop rings, x the local corona
+    storms_per_day: float = 0.0  # particle-storm episodes per day (both detectors)
+    storm_peak_factor: float = 50.0  # typical peak cosmic-ray rate multiplier of a storm
     # --- render toggles (tests isolate layers on the real path with these)
     noise: bool = True
     stars: bool = True
@@ -46,5 +56,6 @@ class SimConfig:
     cosmic_rays: bool = True
     artefacts: bool = True  # missing blocks, CMEs, planets
     comets: bool = True
+    planets: bool = True  # where astropy's built-in ephemeris puts them
     # --- faults applied by both the sim:// adapter and the HTTP server (None = none)
     faults: Faults | None = None

@@ -5,6 +5,10 @@ resolution, multiplied by the exposure, binned for 512x512 images, then the dete
 photon and read noise, the bias, cosmic rays, telemetry drop-outs and saturation. Each frame
 draws from its own generator keyed by (seed, detector, observation time), so a duplicate
 (same observation, new file number) carries the same pixels.
+
+Sky objects are turned by the spacecraft roll (:func:`~.sky.sky_to_array`); the profile
+effects of :mod:`~.detector_effects` (static rings, hot pixels, warm columns, storms) are
+fixed in the array and add nothing when off, so the default config's bytes never change.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from astropy.io import fits
 from comet_pipeline.archive.sim._rng import rng_for
 from comet_pipeline.archive.sim.comets import comet_sources, comets_near, noise_sigma
 from comet_pipeline.archive.sim.config import SimConfig
+from comet_pipeline.archive.sim.detector_effects import dark_rate, ring_rate, storm_factor
 from comet_pipeline.archive.sim.operations import SimObservation
 from comet_pipeline.archive.sim.sky import (
     OPTICS,
@@ -27,8 +32,9 @@ from comet_pipeline.archive.sim.sky import (
     SIZE,
     modulation,
     modulation_image,
-    planet_at,
+    planets_at,
     seconds_since_j2000,
+    sky_to_array,
     splat,
     star_positions,
     static_layers,
@@ -56,19 +62,76 @@ def _frame_rng(config: SimConfig, detector: Detector, when: datetime) -> np.rand
     return rng_for(config.seed, "frame", detector.value, ms)
 
 
-def scene_rate(config: SimConfig, detector: Detector, mid: datetime) -> np.ndarray:
-    """Noiseless signal of the full-resolution scene at ``mid``, DN/s above the bias."""
+def _star_keys(peak: np.ndarray) -> np.ndarray:
+    """A uniform [0, 1) number per star that stays with the star as it drifts.
+
+    A star's peak rate is fixed by its catalogue tile, so hashing its bits selects the same
+    stars in every frame without star identities from :func:`star_positions`.
+    """
+    h = np.ascontiguousarray(peak, dtype=np.float64).view(np.uint64)
+    h = h ^ (h >> np.uint64(33))
+    h = h * np.uint64(0x9E3779B97F4A7C15)
+    h = h ^ (h >> np.uint64(29))
+    return (h >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+
+def _layer_seed(seed: int, layer: int) -> int:
+    """Seed of an extra, independent star field for densities above 1x."""
+    return int(rng_for(seed, "star-layer", layer).integers(0, 2**62))
+
+
+def field_stars(
+    config: SimConfig, detector: Detector, when: datetime
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stars (roll-0 x, y, peak DN/s) at ``when`` with the profile's star density applied.
+
+    Density ``s`` keeps a fixed fraction ``s`` of the catalogue (s < 1) or adds independent
+    star fields drifting with it (s > 1); either way the same stars in every frame.
+    """
     detector = Detector(detector)
+    scale = config.star_density_scale[0 if detector is Detector.C2 else 1]
+    x, y, p = star_positions(config.seed, detector, when)
+    if scale == 1.0:
+        return x, y, p
+    if scale < 1.0:
+        keep = _star_keys(p) < scale
+        return x[keep], y[keep], p[keep]
+    xs, ys, ps = [x], [y], [p]
+    layer, left = 1, scale - 1.0
+    while left > 0.0:
+        lx, ly, lp = star_positions(_layer_seed(config.seed, layer), detector, when)
+        if left < 1.0:
+            keep = _star_keys(lp) < left
+            lx, ly, lp = lx[keep], ly[keep], lp[keep]
+        xs.append(lx), ys.append(ly), ps.append(lp)
+        layer, left = layer + 1, left - 1.0
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(ps)
+
+
+def scene_rate(config: SimConfig, detector: Detector, mid: datetime) -> np.ndarray:
+    """Noiseless signal of the full-resolution scene at ``mid``, DN/s above the bias.
+
+    Sky objects (corona structure, stars, comets) are turned by the roll; the transmission
+    (occulter, pylon, vignetting, field stop) is the instrument's and stays in the array.
+    """
+    detector = Detector(detector)
+    optics = OPTICS[detector]
     st = static_layers(detector)
     if config.corona:
         rate = st.corona * modulation_image(
-            config.seed, detector, mid, cme_rate=config.cme_per_day, with_cmes=config.artefacts
+            config.seed,
+            detector,
+            mid,
+            cme_rate=config.cme_per_day,
+            with_cmes=config.artefacts,
+            streamer_scale=config.streamer_scale,
+            roll_deg=config.roll_deg,
         )
     else:
         rate = np.zeros((SIZE, SIZE), np.float32)
     xs, ys, ps = [], [], []
     if config.stars:
-        x, y, p = star_positions(config.seed, detector, mid)
+        x, y, p = field_stars(config, detector, mid)
         xs.append(x), ys.append(y), ps.append(p)
     if config.comets:
         for comet in comets_near(config, mid, detector):
@@ -78,7 +141,8 @@ def scene_rate(config: SimConfig, detector: Detector, mid: datetime) -> np.ndarr
                 xs.append(x), ys.append(y), ps.append(p)
     if xs:
         x, y, p = np.concatenate(xs), np.concatenate(ys), np.concatenate(ps)
-        p = p * transmission_at(OPTICS[detector], x, y)
+        x, y = sky_to_array(optics, x, y, config.roll_deg)
+        p = p * transmission_at(optics, x, y)
         splat(rate, x, y, p.astype(np.float32), PSF_SIGMA)
     return rate
 
@@ -86,30 +150,24 @@ def scene_rate(config: SimConfig, detector: Detector, mid: datetime) -> np.ndarr
 def _planet(
     config: SimConfig, detector: Detector, mid: datetime, signal: np.ndarray, exptime: float
 ) -> None:
-    planet = planet_at(config.seed, detector, mid, config.planet_probability)
-    if planet is None:
-        return
+    """Draw the planets the ephemeris puts in the field; saturated ones bleed along rows."""
     optics = OPTICS[detector]
-    trans = float(transmission_at(optics, np.array([planet.x]), np.array([planet.y]))[0])
-    peak = planet.peak * trans * exptime
-    splat(
-        signal,
-        np.array([planet.x]),
-        np.array([planet.y]),
-        np.array([peak], np.float32),
-        1.6,
-        half=6,
-    )
-    if peak <= SATURATION:
-        return
-    # Charge spilling out of the saturated core bleeds along the rows (horizontal).
-    half = int(min(250, 4 * peak / SATURATION))
-    iy, ix = int(round(planet.y)), int(round(planet.x))
-    for dy in range(-2, 3):
-        y = iy + dy
-        length = int(half * (1.0 - abs(dy) / 3.0))
-        if 0 <= y < SIZE and length > 0:
-            signal[y, max(0, ix - length) : min(SIZE, ix + length + 1)] = 4.0 * SATURATION
+    for planet in planets_at(detector, mid):
+        px, py = sky_to_array(optics, np.array([planet.x]), np.array([planet.y]), config.roll_deg)
+        trans = float(transmission_at(optics, px, py)[0])
+        peak = planet.peak * trans * exptime
+        splat(signal, px, py, np.array([peak], np.float32), 1.6, half=6)
+        if peak <= SATURATION:
+            continue
+        # Charge spilling out of the saturated core bleeds along the CCD rows (fixed to the
+        # detector, so a roll does not turn it).
+        half = int(min(250, 4 * peak / SATURATION))
+        iy, ix = int(round(float(py[0]))), int(round(float(px[0])))
+        for dy in range(-2, 3):
+            y = iy + dy
+            length = int(half * (1.0 - abs(dy) / 3.0))
+            if 0 <= y < SIZE and length > 0:
+                signal[y, max(0, ix - length) : min(SIZE, ix + length + 1)] = 4.0 * SATURATION
 
 
 def _cosmic_rays(
@@ -118,17 +176,13 @@ def _cosmic_rays(
     exptime: float,
     detector: Detector,
     rng: np.random.Generator,
+    when: datetime | None = None,
 ) -> None:
     h, w = image.shape
-    n = int(
-        rng.poisson(
-            config.cosmic_rays_per_s
-            * exptime
-            * OPTICS[detector].cosmic_ray_factor
-            * (h * w)
-            / SIZE**2
-        )
-    )
+    per_s = config.cosmic_rays_per_s
+    if when is not None and config.storms_per_day > 0.0:
+        per_s = per_s * storm_factor(config, when)  # particle storms (both detectors)
+    n = int(rng.poisson(per_s * exptime * OPTICS[detector].cosmic_ray_factor * (h * w) / SIZE**2))
     if n == 0:
         return
     x0 = rng.uniform(0, w, n)
@@ -163,10 +217,16 @@ def render_image(config: SimConfig, obs: SimObservation) -> np.ndarray:
     mid = mid_exposure(obs.observed_at, obs.exptime)
     rng = _frame_rng(config, detector, obs.observed_at)
     signal = scene_rate(config, detector, mid)
+    rings = ring_rate(config, detector, mid)  # scattered light: dimmed by a polarizer too
+    if rings is not None:
+        signal += rings
     signal *= np.float32(
         obs.exptime * (1.0 if obs.polarizer == "Clear" else POLARIZER_TRANSMISSION)
     )
-    if config.artefacts:
+    dark = dark_rate(config, detector)  # hot pixels, knots, warm columns: grow with exptime
+    if dark is not None:
+        signal += dark * np.float32(obs.exptime)
+    if config.artefacts and config.planets:
         _planet(config, detector, mid, signal, obs.exptime)
     if obs.binning > 1:
         b = obs.binning
@@ -176,10 +236,12 @@ def render_image(config: SimConfig, obs: SimObservation) -> np.ndarray:
             np.maximum(signal, 0.0) * np.float32(1.0 / optics.gain)
             + np.float32(optics.read_noise**2)
         )
+        if config.noise_scale != 1.0:
+            sigma *= np.float32(config.noise_scale)
         signal += sigma * rng.standard_normal(signal.shape, dtype=np.float32)
     signal += np.float32(bias_of_day(config, detector, obs.day))
     if config.cosmic_rays:
-        _cosmic_rays(config, signal, obs.exptime, detector, rng)
+        _cosmic_rays(config, signal, obs.exptime, detector, rng, mid)
     _missing_blocks(config, signal, rng)
     np.clip(signal, 0.0, SATURATION, out=signal)
     return np.rint(signal).astype(np.int16)
@@ -321,19 +383,25 @@ def fits_size(obs: SimObservation) -> int:
 def comet_frame_truth(
     config: SimConfig, comet, obs: SimObservation
 ) -> tuple[float, float, float] | None:
-    """(x, y, peak_snr) of ``comet`` in ``obs`` (full-res px), or None when not visible."""
+    """(x, y, peak_snr) of ``comet`` in ``obs`` (full-res px), or None when not visible.
+
+    Positions are in the stored array (turned by the roll), the frame the hunter reports in.
+    """
     optics = OPTICS[obs.detector]
     mid = mid_exposure(obs.observed_at, obs.exptime)
     pos = comet.position(mid)
     if pos is None:
         return None
-    x, y = pos
+    sx, sy = pos  # solar-north-up (roll 0) track position
+    xs, ys, ps = comet_sources(comet, sx, sy, comet.rate(sx, sy))
+    if config.roll_deg != 0.0:
+        xs, ys = sky_to_array(optics, xs, ys, config.roll_deg)
+    x, y = float(xs[0]), float(ys[0])  # the nucleus comes first
     if not (0.0 <= x <= SIZE - 1 and 0.0 <= y <= SIZE - 1):
         return None
     trans = float(transmission_at(optics, np.array([x]), np.array([y]))[0])
     if trans < 0.5:
         return None
-    xs, ys, ps = comet_sources(comet, x, y, comet.rate(x, y))
     ix, iy = int(round(x)), int(round(y))
     half = 8
     patch = np.zeros((2 * half + 1, 2 * half + 1), np.float32)
@@ -352,7 +420,9 @@ def comet_frame_truth(
             theta,
             cme_rate=config.cme_per_day,
             with_cmes=config.artefacts,
+            streamer_scale=config.streamer_scale,
+            roll_deg=config.roll_deg,
         )
         bg_rate = float(st.corona[iy, ix]) * float(m[0, 0])
-    sigma = noise_sigma(optics, bg_rate * obs.exptime)
+    sigma = noise_sigma(optics, bg_rate * obs.exptime) * config.noise_scale
     return x, y, peak_dn / sigma

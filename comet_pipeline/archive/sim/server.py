@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from comet_pipeline.archive.sim.archive import LEVEL05_ROOT, SimArchive
 from comet_pipeline.archive.sim.config import SimConfig
 from comet_pipeline.archive.sim.faults import Faults
+from comet_pipeline.archive.sim.profiles import profile_config
 from comet_pipeline.archive.sim.routes import SCHEDULE_PATH, Router
 
 
@@ -159,16 +160,20 @@ def serve_forever(
     config: SimConfig | None = None,
     clock: Callable[[], datetime] | None = None,
     announce: Callable[[str], None] = print,
+    profile: str = "nominal",
 ) -> None:
     """Run the simulator in the foreground until interrupted (Ctrl-C).
 
-    Binding errors (port in use, no permission) leave as the ``OSError`` from the socket,
-    before anything is announced, so the CLI can say what went wrong in one line.
+    The sky is ``config`` if given, else sky profile ``profile`` with ``seed`` (an unknown
+    profile raises ValueError before anything binds). Binding errors (port in use, no
+    permission) leave as the ``OSError`` from the socket, before anything is announced, so
+    the CLI can say what went wrong in one line.
     """
-    config = config or SimConfig(seed=seed)
+    config = config or profile_config(profile, seed=seed)
     server = start_server(SimArchive(config, clock), host=host, port=port, faults=faults)
     try:
         announce(f"simulated LASCO archive on {server.root_url} (seed {config.seed})")
+        announce(f"  sky profile: {config.profile}")
         announce(f"  COMET_ARCHIVE_URL={server.url}")
         announce(f"  COMET_SCHEDULE_URL={server.schedule_url}")
         if faults is not None:

@@ -11,6 +11,11 @@ left (-x). The Sun moves eastward along the ecliptic by ~0.986 deg/day, so the s
 toward +x (west, right) at ~0.53 px per 12 min in C3 and ~2.5 px in C2, along the ecliptic,
 which in a solar-north-up frame is tilted from the x axis by up to +-7.25 deg over the year
 (see :func:`ecliptic_tilt_deg`). All stars share that velocity (:func:`star_velocity`).
+
+Positions here are in that roll-0 frame. With a spacecraft roll (``SimConfig.roll_deg``)
+the renderer turns the sky (stars, comets, planets, streamers, CMEs) by -roll about the Sun
+centre with :func:`sky_to_array`; the instrument (occulter, pylon, vignetting, field stop,
+detector defects) stays fixed in the array.
 """
 
 from __future__ import annotations
@@ -65,11 +70,6 @@ class Optics:
     @property
     def occulter_px(self) -> float:
         return self.occulter_rsun * self.px_per_rsun
-
-    @property
-    def drift_px_per_s(self) -> float:
-        """Star drift speed, px per second (all stars, same direction)."""
-        return SUN_DEG_PER_DAY * 3600.0 / self.plate_scale / 86400.0
 
 
 OPTICS: dict[Detector, Optics] = {
@@ -126,24 +126,65 @@ def seconds_since_j2000(when: datetime) -> float:
     return (when - J2000).total_seconds()
 
 
+def sky_to_array(
+    optics: Optics, x: np.ndarray, y: np.ndarray, roll_deg: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Array position of sky objects given at their solar-north-up ("roll 0") positions.
+
+    The spacecraft (occulter, pylon, detector) rolls, the sky does not. The header WCS maps
+    pixel -> helioprojective as ``plate_scale * R(roll) @ (p - sun)``, so a sky object at
+    roll-0 offset ``d0`` from the Sun centre is drawn at ``sun + R(-roll) @ d0``, with
+    ``R(r) = [[cos r, -sin r], [sin r, cos r]]``. At roll 0 the inputs come back unchanged
+    (same objects), so the nominal bytes never depend on this arithmetic.
+    """
+    if roll_deg == 0.0:
+        return x, y
+    r = math.radians(roll_deg)
+    c, s = math.cos(r), math.sin(r)
+    dx = np.asarray(x, dtype=np.float64) - optics.sun_x
+    dy = np.asarray(y, dtype=np.float64) - optics.sun_y
+    return optics.sun_x + c * dx + s * dy, optics.sun_y - s * dx + c * dy
+
+
+def sun_longitude_deg(when: datetime) -> float:
+    """The Sun's true ecliptic longitude (deg, unwrapped): the almanac's low-precision series.
+
+    Mean longitude plus the equation of centre, good to ~0.01 deg. The simulator draws its
+    stars with this (its own physics, independent of the astropy ephemeris the hunter
+    predicts the drift with), so the Sun runs ~3.4 % faster in January than in July.
+    """
+    days = seconds_since_j2000(when) / 86400.0
+    anomaly = math.radians(357.528 + 0.9856003 * days)
+    return (
+        280.460 + SUN_DEG_PER_DAY * days + 1.915 * math.sin(anomaly) + 0.020 * math.sin(2 * anomaly)
+    )
+
+
+def sun_rate_deg_per_day(when: datetime) -> float:
+    """d(longitude)/dt of :func:`sun_longitude_deg`, deg per day."""
+    days = seconds_since_j2000(when) / 86400.0
+    anomaly = math.radians(357.528 + 0.9856003 * days)
+    k = math.radians(0.9856003)
+    return SUN_DEG_PER_DAY + k * (1.915 * math.cos(anomaly) + 0.040 * math.cos(2 * anomaly))
+
+
 def ecliptic_tilt_deg(when: datetime) -> float:
     """Angle of the ecliptic against the x axis of a solar-north-up image, degrees.
 
     The solar equator is inclined 7.25 deg to the ecliptic (node at longitude 75.76 deg);
     seen from Earth the projected angle is atan(cos(L - node) tan 7.25) for Sun longitude L.
     """
-    days = seconds_since_j2000(when) / 86400.0
-    longitude = math.radians(280.46 + SUN_DEG_PER_DAY * days)
+    longitude = math.radians(sun_longitude_deg(when))
     return math.degrees(
         math.atan(math.cos(longitude - math.radians(75.76)) * math.tan(math.radians(7.25)))
     )
 
 
 def star_velocity(detector: Detector, when: datetime) -> tuple[float, float]:
-    """Velocity (vx, vy) in full-resolution px per second shared by every star."""
+    """Velocity (vx, vy) in full-resolution px per second shared by every star (roll 0)."""
     optics = OPTICS[Detector(detector)]
     tilt = math.radians(ecliptic_tilt_deg(when))
-    speed = optics.drift_px_per_s
+    speed = sun_rate_deg_per_day(when) * 3600.0 / optics.plate_scale / 86400.0
     return speed * math.cos(tilt), speed * math.sin(tilt)
 
 
@@ -277,12 +318,19 @@ def streamers_for_day(seed: int, day_number: int) -> Streamers:
     )
 
 
-def _streamer_field(s: Streamers, r_rel: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    """Angular modulation (>= pole level) at polar positions; r_rel = r / occulter radius."""
+def _streamer_field(
+    s: Streamers, r_rel: np.ndarray, theta: np.ndarray, scale: float = 1.0
+) -> np.ndarray:
+    """Angular modulation (>= pole level) at polar positions; r_rel = r / occulter radius.
+
+    ``theta`` is the sky (roll 0) polar angle; ``scale`` multiplies the streamers' amplitudes
+    (bright-streamer profiles).
+    """
     lat = np.abs(np.sin(theta))  # 0 at the equator (east/west), 1 at the poles
     out = (s.pole_level + (1.0 - s.pole_level) * (1.0 - lat * lat)).astype(np.float32)
     narrowing = np.power(np.maximum(r_rel, 1.0), -0.25).astype(np.float32)
-    for angle, width, amp in zip(s.angles, s.widths, s.amps, strict=True):
+    amps = s.amps if scale == 1.0 else (s.amps * np.float32(scale)).astype(np.float32)
+    for angle, width, amp in zip(s.angles, s.widths, amps, strict=True):
         d = _wrap(theta - angle)
         w = width * narrowing
         out = out + amp * np.exp(-0.5 * (d / w) ** 2)
@@ -334,13 +382,25 @@ def _cme_field(
     return (cme.amp * fade * angular * (shell + core)).astype(np.float32)
 
 
+def _sky_theta(theta: np.ndarray, roll_deg: float) -> np.ndarray:
+    """Sky (roll 0) polar angle of array polar angle ``theta``: the sky appears rotated by
+    -roll in the array, so the array angle is the sky angle minus the roll."""
+    if roll_deg == 0.0:
+        return theta
+    return (theta + np.float32(math.radians(roll_deg))).astype(np.float32)
+
+
 @lru_cache(maxsize=16)
-def _streamer_grid(seed: int, day_number: int, detector: Detector) -> np.ndarray:
-    """A day's streamer field on the detector's polar grid (cached: it is used all day)."""
+def _streamer_grid(
+    seed: int, day_number: int, detector: Detector, scale: float = 1.0, roll_deg: float = 0.0
+) -> np.ndarray:
+    """A day's streamer field on the detector's (array) polar grid (cached: used all day)."""
     st = static_layers(detector)
     rr, tt = np.meshgrid(st.r_grid, st.theta_grid, indexing="ij")
     r_rel = rr / np.float32(OPTICS[detector].occulter_px)
-    field = _streamer_field(streamers_for_day(seed, day_number), r_rel, tt).astype(np.float32)
+    field = _streamer_field(
+        streamers_for_day(seed, day_number), r_rel, _sky_theta(tt, roll_deg), scale
+    ).astype(np.float32)
     field.setflags(write=False)
     return field
 
@@ -354,16 +414,23 @@ def modulation(
     *,
     cme_rate: float,
     with_cmes: bool = True,
+    streamer_scale: float = 1.0,
+    roll_deg: float = 0.0,
 ) -> np.ndarray:
-    """Multiplicative corona structure (streamers blended between days, plus CMEs)."""
+    """Multiplicative corona structure (streamers blended between days, plus CMEs).
+
+    ``theta`` is the array polar angle; with a roll the pattern is turned by -roll.
+    """
     optics = OPTICS[Detector(detector)]
     t = seconds_since_j2000(when)
     days = (t + 43200.0) / 86400.0
     d0 = math.floor(days)
     f = np.float32(days - d0)
     r_rel = (r / np.float32(optics.occulter_px)).astype(np.float32)
-    out = (1 - f) * _streamer_field(streamers_for_day(seed, d0), r_rel, theta)
-    out += f * _streamer_field(streamers_for_day(seed, d0 + 1), r_rel, theta)
+    theta = _sky_theta(theta, roll_deg)
+    s0, s1 = streamers_for_day(seed, d0), streamers_for_day(seed, d0 + 1)
+    out = (1 - f) * _streamer_field(s0, r_rel, theta, streamer_scale)
+    out += f * _streamer_field(s1, r_rel, theta, streamer_scale)
     if with_cmes:
         for day in (d0 - 1, d0):
             for cme in cmes_for_day(seed, day, detector, cme_rate):
@@ -374,7 +441,14 @@ def modulation(
 
 
 def modulation_image(
-    seed: int, detector: Detector, when: datetime, *, cme_rate: float, with_cmes: bool
+    seed: int,
+    detector: Detector,
+    when: datetime,
+    *,
+    cme_rate: float,
+    with_cmes: bool,
+    streamer_scale: float = 1.0,
+    roll_deg: float = 0.0,
 ) -> np.ndarray:
     """The modulation of :func:`modulation` gathered onto the full image from the polar grid."""
     detector = Detector(detector)
@@ -384,11 +458,12 @@ def modulation_image(
     days = (t + 43200.0) / 86400.0
     d0 = math.floor(days)
     f = np.float32(days - d0)
-    polar = (1 - f) * _streamer_grid(seed, d0, detector) + f * _streamer_grid(
-        seed, d0 + 1, detector
+    polar = (1 - f) * _streamer_grid(seed, d0, detector, streamer_scale, roll_deg) + f * (
+        _streamer_grid(seed, d0 + 1, detector, streamer_scale, roll_deg)
     )
     if with_cmes:
         rr, tt = np.meshgrid(st.r_grid, st.theta_grid, indexing="ij")
+        tt = _sky_theta(tt, roll_deg)
         for day in (d0 - 1, d0):
             for cme in cmes_for_day(seed, day, detector, cme_rate):
                 field = _cme_field(cme, optics, t, rr, tt)
@@ -429,7 +504,8 @@ def star_positions(
     circumference = 360.0 * 3600.0 / optics.plate_scale
     n_tiles = int(round(circumference / TILE_PX))
     tile_px = circumference / n_tiles
-    u_sun = (optics.drift_px_per_s * seconds_since_j2000(when)) % circumference
+    # where the Sun is along the strip: its true longitude since J2000's mean one, in px
+    u_sun = ((sun_longitude_deg(when) - 280.460) * 3600.0 / optics.plate_scale) % circumference
     first = math.floor((u_sun - 800.0) / tile_px)
     last = math.floor((u_sun + 800.0) / tile_px)
     tilt = math.radians(ecliptic_tilt_deg(when))
@@ -442,7 +518,8 @@ def star_positions(
         ys.append(optics.sun_y + along * math.sin(tilt) + v * math.cos(tilt))
         ps.append(peak)
     x, y, p = np.concatenate(xs), np.concatenate(ys), np.concatenate(ps)
-    keep = (x > -5) & (x < SIZE + 5) & (y > -5) & (y < SIZE + 5)
+    # a disc about the Sun that holds the array at any roll (its corners are < 760 px away)
+    keep = np.hypot(x - optics.sun_x, y - optics.sun_y) < 760.0
     return x[keep], y[keep], p[keep]
 
 
@@ -473,34 +550,32 @@ def splat(
 
 @dataclass(frozen=True)
 class Planet:
-    x: float
+    name: str
+    x: float  # full-resolution px, north-up (roll 0) frame: roll is applied by the renderer
     y: float
     peak: float  # DN/s
 
 
-PLANET_BLOCK_DAYS = {Detector.C2: 7, Detector.C3: 30}
+#: Magnitude of a star whose peak is ``Optics.star_min_rate`` (the faintest drawn).
+LIMITING_MAGNITUDE = {Detector.C2: 7.0, Detector.C3: 9.0}
 
 
-def planet_at(seed: int, detector: Detector, when: datetime, probability: float) -> Planet | None:
-    """A bright planet crossing the field (at most one per block of days), or None."""
+def planets_at(detector: Detector, when: datetime) -> list[Planet]:
+    """The planets in the field at ``when``, where astropy's built-in ephemeris puts them.
+
+    Real planets cross the LASCO fields every year (Mercury several times): the hunter must
+    label them, so the simulator draws them where the ephemeris says and as bright as their
+    magnitude (Venus and Jupiter saturate and bleed).
+    """
+    from comet_pipeline.imaging.ephemeris import FrameGeometry, planets_in_frame
+
     detector = Detector(detector)
     optics = OPTICS[detector]
-    block_s = PLANET_BLOCK_DAYS[detector] * 86400.0
-    t = seconds_since_j2000(when)
-    block = math.floor(t / block_s)
-    rng = rng_for(seed, "planet", detector.value, block)
-    if rng.random() >= probability:
-        return None
-    speed = optics.drift_px_per_s * float(rng.uniform(0.65, 0.95))
-    duration = 1120.0 / speed
-    enter = block * block_s + float(rng.uniform(0.0, max(0.0, block_s - duration)))
-    if not enter <= t < enter + duration:
-        return None
-    along = -560.0 + speed * (t - enter)
-    across = float(rng.uniform(-0.12, 0.12)) * optics.field_stop_px
-    tilt = math.radians(ecliptic_tilt_deg(when))
-    return Planet(
-        x=optics.sun_x + along * math.cos(tilt) - across * math.sin(tilt),
-        y=optics.sun_y + along * math.sin(tilt) + across * math.cos(tilt),
-        peak=float(rng.uniform(3.0e3, 3.0e4)),
-    )
+    geometry = FrameGeometry(when, optics.sun_x, optics.sun_y, optics.plate_scale, 0.0)
+    out = []
+    for body in planets_in_frame(geometry, (SIZE, SIZE), margin=8.0):
+        peak = optics.star_min_rate * 10.0 ** (
+            -0.4 * (body.magnitude - LIMITING_MAGNITUDE[detector])
+        )
+        out.append(Planet(body.name, body.x, body.y, float(peak)))
+    return out
