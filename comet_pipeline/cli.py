@@ -4,7 +4,8 @@ comet-pipeline demo [--hours N]            ingest the last N hours through Dagst
 comet-pipeline status                      slots and files by state
 comet-pipeline frames --detector c3 ...    processed frames in time order (playback list)
 comet-pipeline simulate-archive --port P   serve the simulated archive over HTTP on loopback
-comet-pipeline evaluate --days N --seed S  measure comet detection on the simulator
+               [--profile NAME --seed S]   ... with a named sky profile (default nominal)
+comet-pipeline evaluate [--profiles P,..] [--seeds S,..]  hunting measured on sky profiles
 """
 
 from __future__ import annotations
@@ -38,6 +39,43 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _int_list(text: str) -> list[int]:
+    """Comma-separated integers (``--seeds 101,202``)."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values:
+        raise argparse.ArgumentTypeError(f"must be comma-separated integers, got {text!r}")
+    return values
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from comet_pipeline.archive.sim.profiles import get_profile, profile_names
+    from comet_pipeline.hunting.evaluate import format_report
+    from comet_pipeline.hunting.evaluation_grid import HELD_OUT_SEEDS, evaluate_grid, format_grid
+
+    names = profile_names() if args.profiles == "all" else args.profiles.split(",")
+    try:
+        names = [get_profile(n.strip()).name for n in names]
+    except ValueError as exc:
+        print(f"comet-pipeline: {exc}", file=sys.stderr)
+        return 2
+    seeds = args.seeds or list(HELD_OUT_SEEDS)
+    reports = evaluate_grid(names, seeds, days=args.days, jobs=args.jobs)
+    if args.json:
+        for r in reports:
+            print(json.dumps(r.as_dict()))
+        return 0
+    if len(reports) == 1:
+        print(format_report(reports[0]))
+        print()
+    print(format_grid(reports))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="comet-pipeline", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -59,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--port", type=int, default=8765)
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument(
+        "--profile",
+        default="nominal",
+        help="sky profile: nominal, sparse, dense, rolled, storm, defects, active, noisy, "
+        "hostile (see comet_pipeline/archive/sim/profiles.py)",
+    )
     sim.add_argument("--error-rate", type=float, default=0.0, help="fraction of 503 answers")
     sim.add_argument("--latency", type=float, default=0.0, help="seconds added to each answer")
     sim.add_argument("--truncate-rate", type=float, default=0.0, help="fraction of cut bodies")
@@ -67,9 +111,24 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--malformed-index", action="store_true", help="junk lines in img_hdr.txt")
     sim.add_argument("--hostile-names", action="store_true", help="hostile names in the indexes")
 
-    ev = sub.add_parser("evaluate", help="measure comet detection on the simulated archive")
-    ev.add_argument("--days", type=_positive_int, default=2)
-    ev.add_argument("--seed", type=int, default=101)
+    ev = sub.add_parser(
+        "evaluate",
+        help="measure comet detection on the simulated archive over sky profiles x seeds",
+    )
+    ev.add_argument("--days", type=_positive_int, default=1, help="days per profile and seed")
+    ev.add_argument(
+        "--seeds",
+        type=_int_list,
+        default=None,
+        help="comma-separated seeds (default: the held-out seeds 101,202)",
+    )
+    ev.add_argument(
+        "--profiles",
+        default="all",
+        help="comma-separated sky profiles, or 'all' (default)",
+    )
+    ev.add_argument("--jobs", type=_positive_int, default=2, help="worker processes")
+    ev.add_argument("--json", action="store_true", help="print one JSON object per run")
     return parser
 
 
@@ -101,11 +160,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "simulate-archive":
         import errno
 
+        from comet_pipeline.archive.sim.profiles import get_profile
         from comet_pipeline.archive.sim.server import faults_from_options, serve_forever
 
+        try:
+            get_profile(args.profile)
+        except ValueError as exc:  # an unknown profile: one line naming the valid ones
+            print(f"comet-pipeline: {exc}", file=sys.stderr)
+            return 2
         faults = faults_from_options(args)
         try:
-            serve_forever(host=args.host, port=args.port, seed=args.seed, faults=faults)
+            serve_forever(
+                host=args.host,
+                port=args.port,
+                seed=args.seed,
+                faults=faults,
+                profile=args.profile,
+            )
         except OSError as exc:  # binding the port: one line, no traceback
             if exc.errno == errno.EADDRINUSE:
                 reason = f"port {args.port} is in use; try --port 0 or another port"
@@ -115,10 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return 0
     if args.command == "evaluate":
-        from comet_pipeline.hunting.evaluate import evaluate, format_report
-
-        print(format_report(evaluate(days=args.days, seed=args.seed)))
-        return 0
+        return _evaluate(args)
     raise AssertionError(args.command)
 
 

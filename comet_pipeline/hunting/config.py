@@ -64,9 +64,9 @@ class HuntConfig:
     static_fraction: float = 0.5  # of the window's frames
     static_min_frames: int = 8  # a slow C3 comet stays ~7 frames within 1.5 px
     # particle storms: a frame with far more sources than the window's median
-    storm_factor: float = 3.0  # more than this x the window's median count is a storm frame
+    storm_factor: float = 1.6  # more than this x the window's median count is a storm frame
     storm_min_sources: int = 400  # ... and more than this many sources
-    storm_keep: float = 1.5  # a storm frame keeps this x the median count, most PSF-like first
+    storm_keep: float = 1.3  # a storm frame keeps this x the median count, most PSF-like first
     max_sources_per_frame: int = 4000  # hard bound on per-frame work, same ranking
     c2: DetectorParams = field(default_factory=lambda: C2_PARAMS)
     c3: DetectorParams = field(default_factory=lambda: C3_PARAMS)

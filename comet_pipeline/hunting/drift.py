@@ -183,4 +183,6 @@ def estimate_drift(
         return DriftEstimate(
             float(used[0]), float(used[1]), "ephemeris+vote", predicted, vote, len(near), disagreed
         )
-    return DriftEstimate(predicted[0], predicted[1], "ephemeris", predicted, vote, len(near), disagreed)
+    return DriftEstimate(
+        predicted[0], predicted[1], "ephemeris", predicted, vote, len(near), disagreed
+    )

@@ -247,6 +247,29 @@ def _day(t: datetime) -> str:
 # ----------------------------------------------------------------------------- the run
 
 
+class _WindowTimer:
+    """Times each hunt and charges it to the frames that window took in (ms per new frame);
+    windows that took in a storm frame are also listed apart."""
+
+    def __init__(self, hunter: SlidingHunter, window_ms: list[float], storm_ms: list[float]):
+        self.hunter = hunter
+        self.window_ms = window_ms
+        self.storm_ms = storm_ms
+        self.added: list[str] = []
+
+    def hunt_until(self, until: datetime) -> float:
+        t0 = time.perf_counter()
+        self.hunter.hunt_until(until)
+        elapsed = time.perf_counter() - t0
+        if self.added:
+            per_frame = 1000.0 * elapsed / len(self.added)
+            self.window_ms.append(per_frame)
+            if any(name in self.hunter.stats.storm_frames for name in self.added):
+                self.storm_ms.append(per_frame)
+            self.added.clear()
+        return elapsed
+
+
 def evaluate(
     days: int,
     seed: int,
@@ -304,24 +327,11 @@ def evaluate(
         obs.sort(key=lambda o: o.observed_at)
         proc = MemoryFrames()
         hunter = SlidingHunter(det.value, config=config, window_hours=window_hours)
-        added: list[str] = []
-
-        def hunt_until(until: datetime, hunter: SlidingHunter = hunter) -> float:
-            t0 = time.perf_counter()
-            hunter.hunt_until(until)
-            elapsed = time.perf_counter() - t0
-            if added:
-                per_frame = 1000.0 * elapsed / len(added)
-                window_ms.append(per_frame)
-                if any(name in hunter.stats.storm_frames for name in added):
-                    storm_ms.append(per_frame)
-                added.clear()
-            return elapsed
-
+        timer = _WindowTimer(hunter, window_ms, storm_ms)
         next_hunt = t_start + timedelta(hours=step_hours)
         for o in obs:
             while o.observed_at >= next_hunt:
-                t_hunt += hunt_until(next_hunt)
+                t_hunt += timer.hunt_until(next_hunt)
                 next_hunt += timedelta(hours=step_hours)
             t0 = time.perf_counter()
             data = sim.render(o)
@@ -333,14 +343,14 @@ def evaluate(
                 continue
             n_frames += 1
             hunter.add(frame)
-            added.append(frame.name)
+            timer.added.append(frame.name)
             planets.setdefault(det.value, set()).update(
                 p.name for p in planets_at(det, o.observed_at)
             )
             if keep_frames is not None:
                 keep_frames[frame.name] = frame
         while next_hunt < t_end + timedelta(hours=step_hours):
-            t_hunt += hunt_until(min(next_hunt, t_end))
+            t_hunt += timer.hunt_until(min(next_hunt, t_end))
             next_hunt += timedelta(hours=step_hours)
         all_candidates += hunter.candidates
         storm_frames += len(hunter.stats.storm_frames)

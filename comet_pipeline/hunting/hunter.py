@@ -17,7 +17,13 @@ import numpy as np
 from comet_pipeline.hunting.config import HuntConfig
 from comet_pipeline.hunting.drift import DriftEstimate, estimate_drift, hours_since
 from comet_pipeline.hunting.identity import candidate_id, merge_candidates
-from comet_pipeline.hunting.known import bleed_masks, frame_planets, known_label, match_radius
+from comet_pipeline.hunting.known import (
+    bleed_masks,
+    frame_planets,
+    known_label,
+    match_radius,
+    planet_sightings,
+)
 from comet_pipeline.hunting.model import Candidate, Detection, HuntFrame
 from comet_pipeline.hunting.report import report_text
 from comet_pipeline.hunting.scoring import score, track_features
@@ -34,18 +40,21 @@ class HuntCache:
     """What overlapping windows can share: sources, settled star masks, drift votes.
 
     A star mask is reused only when the frame's neighbourhood (the frames within the star
-    window) and the drift (to 0.2 px/h) are unchanged, so windows agree with a fresh hunt.
+    window, and their source lists) is unchanged and the drift moved by < 0.1 px/h.
     """
 
     sources: dict[str, SourceList] = field(default_factory=dict)
-    stars: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
+    stars: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict
+    )  # (drift it was made with, mask)
     pairs: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # drift votes
 
     def forget(self, name: str) -> None:
         self.sources.pop(name, None)
         for key in [k for k in self.stars if k[0] == name]:
             del self.stars[key]
-        for key in [k for k in self.pairs if name in k]:
+        # drift votes are keyed "name#count" (a storm cap changes the list)
+        for key in [k for k in self.pairs if any(p.split("#")[0] == name for p in k)]:
             del self.pairs[key]
 
 
@@ -118,6 +127,7 @@ def build_candidate(
     image_size: int = 1024,
     cid: str | None = None,
     known: str | None = None,
+    roll_deg: float = 0.0,
 ) -> Candidate:
     """Score ``detections`` and wrap them as a Candidate (id derived unless given)."""
     dets = tuple(sorted(detections, key=lambda d: d.observed_at))
@@ -125,7 +135,7 @@ def build_candidate(
     x = np.array([d.x for d in dets])
     y = np.array([d.y for d in dets])
     snr = np.array([d.snr for d in dets])
-    f = track_features(t, x, y, snr, sun)
+    f = track_features(t, x, y, snr, sun, roll_deg)
     params = config.params(detector)
     cid = cid or candidate_id(detector, dets[0].observed_at, dets[0].x, dets[0].y)
     text = report_text(
@@ -135,6 +145,7 @@ def build_candidate(
         candidate_id=cid,
         speed=f.speed,
         direction=f.direction,
+        roll_deg=roll_deg,
     )
     return Candidate(
         id=cid,
@@ -153,6 +164,7 @@ def build_candidate(
         sun_x=sun[0],
         sun_y=sun[1],
         known=known,
+        roll_deg=roll_deg,
         extras={"snr_median": f.snr_median, "accel": f.accel, "south": float(f.south)},
     )
 
@@ -167,6 +179,7 @@ def rebuild(base: Candidate, detections: list[Detection], config: HuntConfig) ->
         image_size=base.image_size,
         cid=base.id,
         known=base.known,
+        roll_deg=base.roll_deg,
     )
 
 
@@ -206,21 +219,7 @@ def hunt(
     for fr, st, n, s in zip(ordered, capped.storm, capped.found, capped.sources, strict=True):
         if st:
             stats.storm_frames[fr.name] = (n, len(s))
-    planets = frame_planets(ordered)
-    shape = ordered[0].image.shape
-    still = static_masks(
-        capped.sources,
-        (int(shape[0]), int(shape[1])),
-        radius=config.static_radius,
-        min_fraction=config.static_fraction,
-        min_frames=config.static_min_frames,
-    )
-    bleeds = bleed_masks(capped.sources, planets)
-    sources = []
-    for fr, s, m, b in zip(ordered, capped.sources, still, bleeds, strict=True):
-        stats.static_masked[fr.name] = int(m.sum())
-        stats.bleed_masked[fr.name] = int((b & ~m).sum())
-        sources.append(s.subset(~(m | b)))
+    sources = capped.sources
     times = [f.observed_at for f in ordered]
     hours = hours_since(times)
     params = config.params(detector)
@@ -231,14 +230,33 @@ def hunt(
         max_rate=params.max_drift_rate,
         tolerance=params.drift_tolerance,
         zero_exclusion=params.zero_exclusion,
-        names=[f.name for f in ordered],
+        names=[f"{f.name}#{len(s)}" for f, s in zip(ordered, sources, strict=True)],
         pair_cache=cache.pairs if cache is not None else None,
     )
     stats.add_drift(drift_est)
     drift = drift_est.velocity
+    # stars are tested on the whole lists (what stands still never matches the drift), so
+    # their masks stay valid from one window to the next; then the fixed sources go
     stars = _star_masks(ordered, sources, hours, drift, config, cache)
+    planets = frame_planets(ordered)
+    shape = ordered[0].image.shape
+    still = static_masks(
+        sources,
+        (int(shape[0]), int(shape[1])),
+        radius=config.static_radius,
+        min_fraction=config.static_fraction,
+        min_frames=config.static_min_frames,
+    )
+    bleeds = bleed_masks(sources, planets)
+    movers, movers_stars = [], []
+    for fr, s, star, m, b in zip(ordered, sources, stars, still, bleeds, strict=True):
+        stats.static_masked[fr.name] = int(m.sum())
+        stats.bleed_masked[fr.name] = int((b & ~m).sum())
+        keep = ~(m | b)
+        movers.append(s.subset(keep))
+        movers_stars.append(star[keep])
     tracks = link_tracks(
-        sources, hours, drift, params, config, stars=stars, no_seed=capped.storm
+        movers, hours, drift, params, config, stars=movers_stars, no_seed=capped.storm
     )
     tracks = stitch_tracks(
         tracks,
@@ -249,6 +267,7 @@ def hunt(
     sun = ordered[len(ordered) // 2].sun()
     size = int(ordered[0].image.shape[1])
     radius = match_radius(ordered[len(ordered) // 2])
+    roll = ordered[len(ordered) // 2].roll_deg
     found = []
     for tr in tracks:
         if not _track_ok(tr, drift, detector, config):
@@ -264,18 +283,62 @@ def hunt(
             )
             for k, x, y, fl, sn in zip(tr.frames, tr.x, tr.y, tr.flux, tr.snr, strict=True)
         ]
-        cand = build_candidate(detector, dets, sun=sun, config=config, image_size=size)
+        cand = build_candidate(
+            detector, dets, sun=sun, config=config, image_size=size, roll_deg=roll
+        )
         label = known_label(tr.frames, tr.x, tr.y, planets, radius)
         if label is not None:
             cand = replace(cand, known=label)
         found.append(cand)
+    found += _planet_candidates(ordered, planets, detector, sun, size, radius, roll, config)
     found.sort(key=lambda c: -c.score)
     merged = merge_candidates([], found, lambda b, d: rebuild(b, d, config)).candidates
-    out = [c for c in merged if c.score >= config.min_score]
+    out = [c for c in merged if c.score >= config.min_score or c.known]
     for c in out:
         if c.known:
             stats.known[c.id] = c.known
     out.sort(key=lambda c: -c.score)
+    return out
+
+
+def _planet_candidates(
+    ordered: Sequence[HuntFrame],
+    planets: list[list],
+    detector: str,
+    sun: tuple[float, float],
+    size: int,
+    radius: float,
+    roll: float,
+    config: HuntConfig,
+) -> list[Candidate]:
+    """Planets seen where the ephemeris puts them in enough frames, as labelled tracks."""
+    out = []
+    sightings = planet_sightings(ordered, planets, radius=radius, min_snr=config.seed_snr)
+    for name, seen in sightings.items():
+        if len(seen) < config.min_frames:
+            continue
+        dets = [
+            Detection(
+                name=ordered[p.frame].name,
+                observed_at=ordered[p.frame].observed_at,
+                x=float(p.x),
+                y=float(p.y),
+                flux=0.0,
+                snr=float(p.snr),
+            )
+            for p in seen
+        ]
+        out.append(
+            build_candidate(
+                detector,
+                dets,
+                sun=sun,
+                config=config,
+                image_size=size,
+                known=f"known: {name}",
+                roll_deg=roll,
+            )
+        )
     return out
 
 
@@ -296,22 +359,31 @@ def _star_masks(
     config: HuntConfig,
     cache: HuntCache | None,
 ) -> list[np.ndarray]:
-    """:func:`star_masks`, reusing a frame's mask when its neighbourhood and drift repeat."""
+    """:func:`star_masks`, reusing a frame's mask when its neighbourhood repeats and the
+    drift moved by less than 0.1 px/h (0.1 px over the star window: nothing changes)."""
     w = config.star_window_hours
-    dkey = tuple(round(v / 0.2) if np.isfinite(v) else None for v in drift)
-    # the lists after this window's masks: a fingerprint, so a changed list is not reused
-    prints = [(fr.name, len(s), round(float(s.x.sum()), 2)) for fr, s in zip(ordered, sources, strict=True)]
+    # the lists, fingerprinted, so a changed list (a storm cap) is not reused
+    prints = [
+        (fr.name, len(s), round(float(s.x.sum()), 2))
+        for fr, s in zip(ordered, sources, strict=True)
+    ]
     keys = []
     for i, fr in enumerate(ordered):
         neigh = tuple(
             prints[j] for j in range(len(ordered)) if j != i and abs(hours[j] - hours[i]) <= w
         )
-        keys.append((fr.name, prints[i], neigh, dkey))
-    known = [cache.stars.get(k) if cache is not None else None for k in keys]
+        keys.append((fr.name, prints[i], neigh))
+    v = np.asarray(drift, dtype=float)
+    known: list[np.ndarray | None] = []
+    for k in keys:
+        hit = cache.stars.get(k) if cache is not None else None
+        ok = hit is not None and np.all(np.isfinite(v)) and np.hypot(*(hit[0] - v)) < 0.1
+        known.append(hit[1] if ok and hit is not None else None)
     masks = star_masks(
         sources, hours, drift, radius=config.star_radius, window_hours=w, known=known
     )
     if cache is not None:
-        for k, m in zip(keys, masks, strict=True):
-            cache.stars[k] = m
+        for k, m, old in zip(keys, masks, known, strict=True):
+            if old is None:
+                cache.stars[k] = (v, m)
     return masks

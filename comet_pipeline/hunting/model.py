@@ -80,6 +80,7 @@ class Candidate:
     sun_x: float = 511.5
     sun_y: float = 511.5
     known: str | None = None  # "known: <planet>" when the track is a planet, not a comet
+    roll_deg: float = 0.0  # CROTA1 of the frames: positions are in the stored (rolled) array
     extras: dict[str, float] = field(default_factory=dict, compare=False)
 
     @property

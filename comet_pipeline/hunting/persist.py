@@ -57,6 +57,7 @@ def candidate_from_rows(
     *,
     sun: tuple[float, float],
     image_size: int = 1024,
+    roll_deg: float = 0.0,
     config: HuntConfig = DEFAULT_CONFIG,
 ) -> Candidate:
     """Rebuild a stored candidate (its id kept) so new windows can be merged into it."""
@@ -79,4 +80,5 @@ def candidate_from_rows(
         image_size=image_size,
         cid=str(row["id"]),
         known=row.get("known") or None,
+        roll_deg=roll_deg,
     )

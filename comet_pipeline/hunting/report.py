@@ -30,8 +30,13 @@ def report_text(
     candidate_id: str = "",
     speed: float | None = None,
     direction: float | None = None,
+    roll_deg: float = 0.0,
 ) -> str:
-    """The Sungrazer report: camera, image size, (0,0) corner, date, HH:MM x,y per frame."""
+    """The Sungrazer report: camera, image size, (0,0) corner, roll, date, HH:MM x,y per frame.
+
+    Positions are always in the stored array; on a rolled day (CROTA ~180) the report says
+    so, since a hunter measuring on a north-up JPEG would see the image turned.
+    """
     dets = sorted(detections, key=lambda d: d.observed_at)
     day = dets[0].observed_at.strftime("%Y-%m-%d") if dets else ""
     lines = [
@@ -39,6 +44,7 @@ def report_text(
         f"Camera: {detector.upper()}",
         f"Image size: {image_size}x{image_size}",
         f"Pixel (0,0): {ORIGIN_TEXT}",
+        f"Roll: {_roll_text(roll_deg)}",
         f"Date: {day}",
         "Frames (UT HH:MM, x, y):",
     ]
@@ -50,6 +56,16 @@ def report_text(
     if speed is not None and direction is not None:
         lines.append(f"Motion: {speed:.1f} px/h toward {direction:.0f} deg (CCW from +x)")
     return "\n".join(lines) + "\n"
+
+
+def _roll_text(roll_deg: float) -> str:
+    wrapped = (roll_deg + 180.0) % 360.0 - 180.0
+    if abs(wrapped) > 90.0:
+        return (
+            f"{roll_deg:g} deg (CROTA1): positions are in the stored array, where solar north "
+            "is DOWN and east right; a north-up display shows the image turned by 180 deg"
+        )
+    return f"{roll_deg:g} deg (CROTA1): the stored array is displayed north up"
 
 
 def _stretch(cut: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ class TrackFeatures:
     speed: float
     direction: float  # degrees CCW from +x (FITS array frame)
     inward: float  # cos(angle between motion and direction to the Sun)
-    south: bool  # middle of the track below the Sun centre (FITS y < sun y)
+    south: bool  # middle of the track in the solar-south half (FITS y < sun y at roll 0)
     accel: float  # px/h^2
 
 
@@ -38,6 +38,7 @@ def track_features(
     y: np.ndarray,
     snr: np.ndarray,
     sun: tuple[float, float],
+    roll_deg: float = 0.0,
 ) -> TrackFeatures:
     fit = fit_track(t, x, y)
     tm = float(np.median(t))
@@ -48,6 +49,9 @@ def track_features(
     dist = float(np.hypot(*to_sun))
     inward = float((vx * to_sun[0] + vy * to_sun[1]) / (speed * dist)) if speed and dist else 0.0
     ax, ay = fit.acceleration
+    # solar south in the array: (0, -1) turned by the roll (R(-roll), as the WCS inverts)
+    r = np.radians(roll_deg)
+    south_x, south_y = -np.sin(r), -np.cos(r)
     return TrackFeatures(
         n=int(t.size),
         snr=combined_snr(snr),
@@ -58,7 +62,7 @@ def track_features(
         speed=speed,
         direction=float(np.degrees(np.arctan2(vy, vx)) % 360.0),
         inward=inward,
-        south=ym < sun[1],
+        south=bool((xm - sun[0]) * south_x + (ym - sun[1]) * south_y > 0),
         accel=float(np.hypot(ax, ay)),
     )
 

@@ -129,7 +129,7 @@ def _hunt_detector(
                     detector.value,
                     window_hours=window / timedelta(hours=1),
                     merge_horizon_hours=MERGE_HORIZON / timedelta(hours=1),
-                    existing=_stored_candidates(store, detector, start - window, end, frame.sun()),
+                    existing=_stored_candidates(store, detector, start - window, end, frame),
                 )
             hunter.add(frame)
         if hunter is not None and len(hunter.window_frames(hour_end)) >= DEFAULT_CONFIG.min_frames:
@@ -150,11 +150,13 @@ def _stored_candidates(
     detector: Detector,
     since: datetime,
     until: datetime,
-    sun: tuple[float, float],
+    frame: HuntFrame,
 ) -> list[Candidate]:
     """Candidates already in the store that this hunt may update (their ids are kept)."""
     return [
-        candidate_from_rows(row, store.detections_for(row["id"]), sun=sun)
+        candidate_from_rows(
+            row, store.detections_for(row["id"]), sun=frame.sun(), roll_deg=frame.roll_deg
+        )
         for row in store.candidates(
             detector=detector.value, since=since - MERGE_HORIZON, until=until
         )

@@ -61,4 +61,7 @@ def test_stars_cosmic_rays_and_a_cme_give_no_candidate():
     # the CME is in these frames: a broad bright front well above the noise
     brightest = max(float(np.nanpercentile(f.image, 99.5)) for f in frames)
     assert brightest > 3.0
-    assert hunt(frames, detector="c3") == []
+    found = hunt(frames, detector="c3")
+    assert [c for c in found if c.is_new] == []
+    # astropy puts Saturn in C3 that day: shown as a known object, never as a candidate
+    assert {c.known for c in found} <= {"known: saturn", "known: neptune"}
