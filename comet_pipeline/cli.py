@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seeds",
         type=_int_list,
         default=None,
-        help="comma-separated seeds (default: the held-out seeds 101,202)",
+        help="comma-separated seeds (default: the held-out seeds 101,202,303)",
     )
     ev.add_argument(
         "--profiles",

@@ -49,6 +49,9 @@ class HuntConfig:
     threshold: float = 3.5  # matched-filter sigma for a per-frame detection
     seed_snr: float = 4.5  # both ends of a seed pair need at least this
     max_sharpness: float = 4.5  # peak pixel / matched response; above = cosmic ray
+    # valid pixels required around a peak: 0, because a comet riding the pylon edge is half
+    # masked, and what rings at the occulter and pylon edges stands still (static masks)
+    edge_margin: int = 0
     min_roundness: float = 0.3  # curvature ratio at the peak; below = ridge
     min_contrast: float = 0.4  # fall-off at 3 px in the flattest direction; below = ridge/blob
     min_frames: int = 5

@@ -22,7 +22,7 @@ from comet_pipeline.hunting.evaluate import SNR_BINS, EvaluationReport, evaluate
 
 TUNING_SEEDS = (1, 2, 3)
 TUNING_PROFILES = ("nominal", "sparse", "dense", "storm", "defects", "rolled")
-HELD_OUT_SEEDS = (101, 202)
+HELD_OUT_SEEDS = (101, 202, 303)
 HELD_OUT_PROFILES = ("active", "noisy", "hostile")
 YEAR_START = date(2025, 1, 1)
 
@@ -71,6 +71,23 @@ class ProfileSummary:
     def rate(self, snr_bin: str) -> float | None:
         found, total = self.recall[snr_bin]
         return found / total if total else None
+
+    def as_dict(self, targets: Targets = TARGETS) -> dict[str, object]:
+        top, judged = self.top_true
+        return {
+            "runs": self.runs,
+            "detector_days": self.detector_days,
+            "recall": {b: {"found": f, "total": n} for b, (f, n) in self.recall.items()},
+            "false_per_detector_day": round(self.false_per_detector_day, 3),
+            "worst_detector_day": self.worst_detector_day,
+            "true_comet_first": f"{top}/{judged}",
+            "known_objects_labelled": list(self.known),
+            "planets_in_field": list(self.planets),
+            "ms_hunt_per_frame_median": round(self.ms_median, 1),
+            "ms_hunt_per_storm_frame_worst": round(self.ms_storm, 1),
+            "storm_frames": self.storm_frames,
+            "misses": self.misses(targets),
+        }
 
     def misses(self, targets: Targets = TARGETS) -> list[str]:
         """The targets this profile misses, in words (empty: all met)."""
@@ -142,13 +159,19 @@ def _pct(found: int, total: int) -> str:
     return f"{100 * found / total:.0f}% ({found}/{total})" if total else "-"
 
 
-def format_grid(reports: Sequence[EvaluationReport], targets: Targets = TARGETS) -> str:
-    """The per-profile table, the overall line, and what misses which target."""
+def summaries(reports: Sequence[EvaluationReport]) -> list[ProfileSummary]:
+    """One summary per profile, in grid order, then ``overall``."""
     by_profile: dict[str, list[EvaluationReport]] = {}
     for r in reports:
         by_profile.setdefault(r.profile, []).append(r)
     rows = [summarize(p, rs) for p, rs in by_profile.items()]
-    rows.append(summarize("overall", list(reports)))
+    return [*rows, summarize("overall", list(reports))]
+
+
+def format_grid(reports: Sequence[EvaluationReport], targets: Targets = TARGETS) -> str:
+    """The per-profile table, the overall line, and what misses which target."""
+    rows = summaries(reports)
+    by_profile = {r.profile for r in reports}
     seeds = sorted({r.seed for r in reports})
     lines = [
         f"Comet hunting over {len(by_profile)} sky profile(s) x seeds {seeds} "

@@ -113,6 +113,7 @@ def frame_sources(frame: HuntFrame, config: HuntConfig) -> SourceList:
         max_sharpness=config.max_sharpness,
         min_roundness=config.min_roundness,
         min_contrast=config.min_contrast,
+        edge_margin=config.edge_margin,
     )
     assert isinstance(result, SourceList)
     return result
