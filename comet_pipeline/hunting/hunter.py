@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from comet_pipeline.hunting.config import HuntConfig
-from comet_pipeline.hunting.drift import DriftEstimate, estimate_drift, hours_since
+from comet_pipeline.hunting.drift import estimate_drift, hours_since
 from comet_pipeline.hunting.identity import candidate_id, merge_candidates
 from comet_pipeline.hunting.known import (
     bleed_masks,
@@ -28,9 +28,11 @@ from comet_pipeline.hunting.model import Candidate, Detection, HuntFrame
 from comet_pipeline.hunting.report import report_text
 from comet_pipeline.hunting.scoring import score, track_features
 from comet_pipeline.hunting.sources import SourceList, detect_sources
-from comet_pipeline.hunting.static import static_masks
+from comet_pipeline.hunting.static import pixel_marks, static_masks
+from comet_pipeline.hunting.stats import HuntStats
 from comet_pipeline.hunting.storm import cap_sources
 from comet_pipeline.hunting.tracking import Track, link_tracks, star_masks, stitch_tracks
+from comet_pipeline.imaging.ephemeris import KnownObject
 
 DEFAULT_CONFIG = HuntConfig()  # frozen, so safe to share as a default
 
@@ -48,60 +50,17 @@ class HuntCache:
         default_factory=dict
     )  # (drift it was made with, mask)
     pairs: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # drift votes
+    marks: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)  # static test
 
     def forget(self, name: str) -> None:
         self.sources.pop(name, None)
         for key in [k for k in self.stars if k[0] == name]:
             del self.stars[key]
+        for key in [k for k in self.marks if k[0] == name]:
+            del self.marks[key]
         # drift votes are keyed "name#count" (a storm cap changes the list)
         for key in [k for k in self.pairs if any(p.split("#")[0] == name for p in k)]:
             del self.pairs[key]
-
-
-@dataclass
-class HuntStats:
-    """What the hunts of one detector did, for the asset metadata and the evaluation.
-
-    Per-frame counts are keyed by frame name (the last window that saw the frame wins), so
-    overlapping windows do not count a frame twice.
-    """
-
-    windows: int = 0
-    drift_sources: dict[str, int] = field(default_factory=dict)  # DriftEstimate.source -> n
-    disagreements: int = 0  # windows whose data mode disagreed with the ephemeris
-    max_disagreement: float = 0.0  # px/h
-    last_drift: DriftEstimate | None = None
-    static_masked: dict[str, int] = field(default_factory=dict)
-    bleed_masked: dict[str, int] = field(default_factory=dict)
-    storm_frames: dict[str, tuple[int, int]] = field(default_factory=dict)  # (found, kept)
-    known: dict[str, str] = field(default_factory=dict)  # candidate id -> label
-
-    def add_drift(self, drift: DriftEstimate) -> None:
-        self.windows += 1
-        self.drift_sources[drift.source] = self.drift_sources.get(drift.source, 0) + 1
-        self.disagreements += int(drift.disagreed)
-        self.max_disagreement = max(self.max_disagreement, drift.disagreement)
-        self.last_drift = drift
-
-    def summary(self) -> dict[str, object]:
-        """Flat numbers and short texts (what a Dagster materialization shows)."""
-        d = self.last_drift
-        dropped = sum(n - k for n, k in self.storm_frames.values())
-        return {
-            "windows": self.windows,
-            "drift_px_per_h": [round(d.vx, 3), round(d.vy, 3)] if d else None,
-            "drift_predicted_px_per_h": (
-                [round(v, 3) for v in d.predicted] if d and d.predicted else None
-            ),
-            "drift_source": dict(sorted(self.drift_sources.items())),
-            "drift_vote_disagreed_windows": self.disagreements,
-            "drift_max_disagreement_px_per_h": round(self.max_disagreement, 3),
-            "static_sources_masked": sum(self.static_masked.values()),
-            "planet_bleed_sources_masked": sum(self.bleed_masked.values()),
-            "storm_frames": len(self.storm_frames),
-            "storm_sources_dropped": dropped,
-            "known_objects": sorted(set(self.known.values())),
-        }
 
 
 def frame_sources(frame: HuntFrame, config: HuntConfig) -> SourceList:
@@ -247,6 +206,7 @@ def hunt(
         radius=config.static_radius,
         min_fraction=config.static_fraction,
         min_frames=config.static_min_frames,
+        marks=_cached_marks(ordered, sources, config, cache),
     )
     bleeds = bleed_masks(sources, planets)
     movers, movers_stars = [], []
@@ -304,7 +264,7 @@ def hunt(
 
 def _planet_candidates(
     ordered: Sequence[HuntFrame],
-    planets: list[list],
+    planets: Sequence[Sequence[KnownObject]],
     detector: str,
     sun: tuple[float, float],
     size: int,
@@ -340,6 +300,25 @@ def _planet_candidates(
                 roll_deg=roll,
             )
         )
+    return out
+
+
+def _cached_marks(
+    ordered: Sequence[HuntFrame],
+    sources: Sequence[SourceList],
+    config: HuntConfig,
+    cache: HuntCache | None,
+) -> list[np.ndarray]:
+    """Each frame's :func:`pixel_marks`, kept per (frame, source count) between windows."""
+    out = []
+    for fr, s in zip(ordered, sources, strict=True):
+        key = (fr.name, len(s))
+        m = cache.marks.get(key) if cache is not None else None
+        if m is None:
+            m = pixel_marks(s, fr.image.shape, config.static_radius)
+            if cache is not None:
+                cache.marks[key] = m
+        out.append(m)
     return out
 
 

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from comet_pipeline.hunting.config import HuntConfig
-from comet_pipeline.hunting.hunter import DEFAULT_CONFIG, HuntCache, HuntStats, hunt, rebuild
+from comet_pipeline.hunting.hunter import DEFAULT_CONFIG, HuntCache, hunt, rebuild
 from comet_pipeline.hunting.identity import MergeResult, merge_candidates
 from comet_pipeline.hunting.model import Candidate, HuntFrame
+from comet_pipeline.hunting.stats import HuntStats
 
 
 def hunt_and_merge(

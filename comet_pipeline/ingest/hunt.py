@@ -18,11 +18,12 @@ import numpy as np
 from astropy.io import fits
 
 from comet_pipeline.domain import Detector, Frame
-from comet_pipeline.hunting.hunter import DEFAULT_CONFIG, HuntStats
+from comet_pipeline.hunting.hunter import DEFAULT_CONFIG
 from comet_pipeline.hunting.model import Candidate, HuntFrame
 from comet_pipeline.hunting.persist import candidate_from_rows, candidate_row, detection_rows
 from comet_pipeline.hunting.report import cutout_strip, strip_png
 from comet_pipeline.hunting.sliding import SlidingHunter
+from comet_pipeline.hunting.stats import HuntStats
 from comet_pipeline.store import LifecycleStore
 
 #: Frames hunted together: a C3 Kreutz comet needs a few hours to show its motion.

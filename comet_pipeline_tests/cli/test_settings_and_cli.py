@@ -112,6 +112,14 @@ def test_cli_rejects_bad_input_with_a_message(capsys):
     with pytest.raises(SystemExit):
         cli.main(["frames", "--detector", "c3", "--since", "last tuesday"])
     assert "not an ISO date" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["evaluate", "--seeds", "1,x"])
+    assert "argument --seeds: must be comma-separated integers, got '1,x'" in (
+        capsys.readouterr().err
+    )
+    assert cli.main(["evaluate", "--profiles", "nominal,cloudy"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown sky profile 'cloudy'" in err and "hostile" in err  # the valid ones listed
 
 
 def test_simulate_archive_on_a_busy_port_is_one_line_and_exit_2(capsys, monkeypatch, tmp_path):

@@ -142,3 +142,36 @@ def test_a_window_bridging_two_candidates_folds_them_into_the_older_id():
     assert [c.id for c in result.candidates] == [early[0].id]
     assert result.absorbed == [late[0].id]
     assert result.candidates[0].n_frames >= 15
+
+
+def test_a_comet_interrupted_for_five_hours_stays_one_candidate():
+    """A data gap longer than the hunting window: the later windows find a new track, which
+    must continue the earlier candidate (same id), not become a second comet."""
+    from datetime import timedelta
+
+    from comet_pipeline.hunting.sliding import SlidingHunter
+
+    comet = SynthComet(330, 100, -5.0, 9.0, 4.0)  # C3-like, ~10 px/h
+    frames, _ = synth_frames(
+        SynthConfig(
+            size=512,
+            n_frames=60,
+            star_drift=C3_DRIFT,
+            comets=(comet,),
+            skip_frames=tuple(range(18, 44)),  # ~5.2 h without a frame
+            seed=5,
+        )
+    )
+    hunter = SlidingHunter("c3")
+    until = frames[0].observed_at + timedelta(hours=1)
+    for fr in frames:
+        while fr.observed_at >= until:
+            hunter.hunt_until(until)
+            until += timedelta(hours=1)
+        hunter.add(fr)
+    hunter.hunt_until(until)
+    [cand] = hunter.candidates
+    times = [d.observed_at for d in cand.detections]
+    gaps = [(b - a).total_seconds() / 3600 for a, b in zip(times, times[1:], strict=False)]
+    assert max(gaps) > 5.0  # both sides of the gap in one candidate
+    assert cand.n_frames >= 28

@@ -14,9 +14,10 @@ from comet_pipeline.archive.sim.render import scene_rate
 from comet_pipeline.archive.sim.sky import OPTICS
 from comet_pipeline.domain.models import Detector
 from comet_pipeline.hunting.drift import estimate_drift
-from comet_pipeline.hunting.hunter import HuntStats, hunt
+from comet_pipeline.hunting.hunter import hunt
 from comet_pipeline.hunting.sliding import SlidingHunter
 from comet_pipeline.hunting.sources import SourceList
+from comet_pipeline.hunting.stats import HuntStats
 from comet_pipeline.imaging.ephemeris import FrameGeometry, star_drift
 
 from ._simframes import sim_frames
