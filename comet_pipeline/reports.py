@@ -139,11 +139,15 @@ def demo_summary_text(
         out.append(
             f"Newest frame: {newest.detector.label} {newest.observed_at:%Y-%m-%d %H:%M} UT → {newest.png_path}"
         )
+    found = [
+        c for d in settings.detectors for c in store.candidates(d.value, since=start, until=end)
+    ]
     candidates = sorted(
-        (c for d in settings.detectors for c in store.candidates(d.value, since=start, until=end)),
-        key=lambda c: c["score"] or 0.0,
-        reverse=True,
+        (c for c in found if not c.get("known")), key=lambda c: c["score"] or 0.0, reverse=True
     )
+    known = sorted({str(c["known"]) for c in found if c.get("known")})
+    if known:
+        out.append(f"Known objects seen (not candidates): {', '.join(known)}")
     if candidates:
         out.append(f"Comet candidates: {len(candidates)} (best first)")
         for c in candidates[:3]:

@@ -95,11 +95,10 @@ def vote_mode(
     edges = np.arange(-max_rate, max_rate + bin_size, bin_size)
     hist, ex, ey = np.histogram2d(rates[:, 0], rates[:, 1], bins=(edges, edges))
     padded = np.pad(hist, 1)
-    smooth = sum(
-        padded[1 + dx : padded.shape[0] - 1 + dx, 1 + dy : padded.shape[1] - 1 + dy]
-        for dx in (-1, 0, 1)
-        for dy in (-1, 0, 1)
-    )
+    smooth = np.zeros_like(hist)
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            smooth += padded[1 + dx : padded.shape[0] - 1 + dx, 1 + dy : padded.shape[1] - 1 + dy]
     ix, iy = np.unravel_index(int(np.argmax(smooth)), smooth.shape)
     centre = np.array([(ex[ix] + ex[ix + 1]) / 2, (ey[iy] + ey[iy + 1]) / 2])
     for radius in (2.0 * bin_size, 1.2 * bin_size):

@@ -39,7 +39,7 @@ class BleedMask:
 
 def frame_planets(frames: Sequence[HuntFrame]) -> list[list[KnownObject]]:
     """The planets in each frame (empty for a frame without sky geometry)."""
-    out = []
+    out: list[list[KnownObject]] = []
     for fr in frames:
         geometry = fr.geometry()
         if geometry is None:

@@ -59,16 +59,21 @@ class FrameGeometry:
     plate_scale: float  # arcsec per pixel of this array (binning included)
     roll_deg: float = 0.0  # CROTA1
 
-    def to_pixel(self, xi: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def to_pixel(
+        self, xi: np.ndarray | float, eta: np.ndarray | float
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Gnomonic (xi west, eta north, arcsec) about the Sun -> 0-based array pixels."""
         dx, dy = self.rotate(np.asarray(xi, float), np.asarray(eta, float))
         return self.sun_x + dx / self.plate_scale, self.sun_y + dy / self.plate_scale
 
-    def rotate(self, xi: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def rotate(
+        self, xi: np.ndarray | float, eta: np.ndarray | float
+    ) -> tuple[np.ndarray, np.ndarray]:
         """R(-roll) @ (xi, eta): the WCS's PC matrix inverted (world -> pixel axes)."""
         r = math.radians(self.roll_deg)
         c, s = math.cos(r), math.sin(r)
-        return c * xi + s * eta, -s * xi + c * eta
+        x, e = np.asarray(xi, dtype=float), np.asarray(eta, dtype=float)
+        return c * x + s * e, -s * x + c * e
 
 
 @dataclass(frozen=True)
