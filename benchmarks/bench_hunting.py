@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 
 from benchmarks._util import median_ms
-from comet_pipeline.archive.sim.profiles import profile_names
-from comet_pipeline.hunting.evaluation_grid import HELD_OUT_SEEDS, evaluate_grid, summaries
+from comet_pipeline.evaluation.grid import HELD_OUT_SEEDS, evaluate_grid, summaries
 from comet_pipeline.hunting.hunter import DEFAULT_CONFIG, HuntCache, frame_sources, hunt
 from comet_pipeline.hunting.synthetic import SynthComet, SynthConfig, synth_frames
+from comet_pipeline.simulator.profiles import profile_names
 
 
 def _synthetic_window() -> dict[str, float]:

@@ -34,10 +34,10 @@ from pathlib import Path
 from astropy.io import fits
 
 from comet_pipeline.archive.fits_header import helioprojective_wcs, parse_fits_header
-from comet_pipeline.archive.sim.archive import SimArchive
-from comet_pipeline.archive.sim.config import SimConfig
 from comet_pipeline.domain.models import Detector
 from comet_pipeline.imaging.pipeline import FrameProcessor, PriorFrame
+from comet_pipeline.simulator.archive import SimArchive
+from comet_pipeline.simulator.config import SimConfig
 
 DAY = date(2025, 1, 3)
 RUN_FRAMES = 24  # frames per detector for the timing run (the first 10 fill the history)

@@ -16,11 +16,8 @@ from pathlib import Path
 
 from dagster import DagsterInstance
 
-from comet_pipeline.archive.client import ArchiveClient
-from comet_pipeline.archive.sim.archive import SimArchive
-from comet_pipeline.archive.sim.config import SimConfig
+from comet_pipeline.cli.runner import ingest_range
 from comet_pipeline.defs.resources import ArchiveResource, ClockResource
-from comet_pipeline.defs.runner import ingest_range
 from comet_pipeline.domain import Detector
 from comet_pipeline.imaging.pipeline import FrameProcessor
 from comet_pipeline.ingest.discover import discover_window
@@ -29,6 +26,9 @@ from comet_pipeline.ingest.hunt import hunt_window
 from comet_pipeline.ingest.process import process_window
 from comet_pipeline.ingest.slots import listed_arrivals, scheduled_slots, sync_slots
 from comet_pipeline.settings import Settings
+from comet_pipeline.simulator.archive import SimArchive
+from comet_pipeline.simulator.attach import simulated_client
+from comet_pipeline.simulator.config import SimConfig
 from comet_pipeline.store import LifecycleStore
 
 DAY = datetime(2025, 6, 10, tzinfo=UTC)
@@ -64,7 +64,7 @@ def _services_only(home: Path, start: datetime = DAY, hours: int = HOURS) -> flo
     home.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     store = LifecycleStore(settings.layout.lifecycle_db)
-    client = ArchiveClient.create(
+    client = simulated_client(
         "sim://lasco", "sim://schedule", sim_archive=SimArchive(SimConfig(), clock=lambda: NOW)
     )
     end = start + timedelta(hours=hours)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 from benchmarks._util import median_ms
-from comet_pipeline.archive.sim import SimArchive, SimConfig
-from comet_pipeline.archive.sim.render import fits_bytes
 from comet_pipeline.domain.models import Detector
+from comet_pipeline.simulator import SimArchive, SimConfig
+from comet_pipeline.simulator.render import fits_bytes
 
 DAY = date(2024, 3, 5)
 

@@ -96,7 +96,7 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
             f"(the real archive is e.g. {REAL_ARCHIVE_URL})"
         )
     if value.startswith("sim://"):
-        from comet_pipeline.archive.sim.profiles import profile_from_url
+        from comet_pipeline.simulator.profiles import profile_from_url
 
         try:
             profile = profile_from_url(value)

@@ -17,9 +17,8 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Any
 
 import requests
 import urllib3
@@ -123,44 +122,6 @@ class ArchiveClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.setdefault("User-Agent", USER_AGENT)
-
-    @classmethod
-    def create(
-        cls,
-        archive_url: str,
-        schedule_url: str,
-        *,
-        sim_archive: Any | None = None,
-        sim_seed: int | None = None,
-        sim_clock: Callable[[], datetime] | None = None,
-        **kwargs: Any,
-    ) -> ArchiveClient:
-        """A client whose session serves ``sim://`` from a simulated archive when needed.
-
-        ``sim_archive`` is used as is; otherwise one is built from the sky profile the
-        archive URL names (``sim://lasco`` nominal, ``sim://lasco-<profile>`` another one),
-        ``sim_seed`` (0 if None) and ``sim_clock`` (wall time if None). A URL naming an
-        unknown profile, or one other than ``sim_archive``'s, raises ValueError. The
-        simulator is imported only when a URL is ``sim://``, so real deployments never load it.
-        """
-        session = requests.Session()
-        if archive_url.startswith("sim://") or schedule_url.startswith("sim://"):
-            from comet_pipeline.archive.sim.adapter import mount_sim
-            from comet_pipeline.archive.sim.profiles import profile_config, profile_from_url
-
-            named = profile_from_url(archive_url)
-            if sim_archive is None:
-                from comet_pipeline.archive.sim.archive import SimArchive
-
-                config = profile_config(named or "nominal", seed=sim_seed or 0)
-                sim_archive = SimArchive(config=config, clock=sim_clock)
-            elif named not in (None, "nominal") and named != sim_archive.config.profile:
-                raise ValueError(
-                    f"{archive_url} names sky profile {named!r} but the simulated archive "
-                    f"given is {sim_archive.config.profile!r}"
-                )
-            mount_sim(session, sim_archive)
-        return cls(archive_url, schedule_url, session=session, **kwargs)
 
     def close(self) -> None:
         self.session.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dagster import ConfigurableResource
 from pydantic import PrivateAttr
@@ -16,7 +16,7 @@ from comet_pipeline.settings import HomeLayout
 from comet_pipeline.store import LifecycleStore
 
 if TYPE_CHECKING:
-    from comet_pipeline.archive.sim.archive import SimArchive
+    from comet_pipeline.simulator.archive import SimArchive
 
 
 class ClockResource(ConfigurableResource):
@@ -50,7 +50,7 @@ class ArchiveResource(ConfigurableResource):
     """The LASCO archive: real HTTPS URLs or the embedded simulator (``sim://``).
 
     ``archive_url`` ``sim://lasco`` simulates the nominal sky, ``sim://lasco-<profile>`` a
-    named sky profile (``rolled``, ``storm``, ... see ``archive/sim/profiles.py``).
+    named sky profile (``rolled``, ``storm``, ... see ``simulator/profiles.py``).
     """
 
     archive_url: str
@@ -64,21 +64,24 @@ class ArchiveResource(ConfigurableResource):
 
     def get(self) -> ArchiveClient:
         if self._client is None:
-            self._client = ArchiveClient.create(
-                self.archive_url,
-                self.schedule_url,
-                sim_archive=self._simulator(),
-                retries=self.retries,
-                backoff=self.backoff_seconds,
-            )
+            options: dict[str, Any] = {"retries": self.retries, "backoff": self.backoff_seconds}
+            simulator = self._simulator()
+            if simulator is None:
+                self._client = ArchiveClient(self.archive_url, self.schedule_url, **options)
+            else:
+                from comet_pipeline.simulator.attach import simulated_client
+
+                self._client = simulated_client(
+                    self.archive_url, self.schedule_url, sim_archive=simulator, **options
+                )
         return self._client
 
     def _simulator(self) -> SimArchive | None:
         """The embedded archive, only when a URL asks for it (real deployments never load it)."""
         if not (self.archive_url.startswith("sim://") or self.schedule_url.startswith("sim://")):
             return None
-        from comet_pipeline.archive.sim.archive import SimArchive
-        from comet_pipeline.archive.sim.profiles import profile_config, profile_from_url
+        from comet_pipeline.simulator.archive import SimArchive
+        from comet_pipeline.simulator.profiles import profile_config, profile_from_url
 
         # sim://lasco is the nominal sky, sim://lasco-<profile> a named one (settings
         # validated the name, so an unknown one cannot get here from the environment)

@@ -1,15 +1,13 @@
-"""Comet hunting: sources, star drift, tracks, scores, identities and reports (numpy/scipy only).
+"""Comet hunting: sources, star drift, tracks, scores, identities and reports.
 
-Public entry points::
+numpy/scipy, and astropy's ephemeris through ``imaging.ephemeris``; the evaluation against
+the simulator lives in :mod:`comet_pipeline.evaluation`. Public entry points::
 
-    hunt(frames, *, detector, config=HuntConfig(), cache=None) -> list[Candidate]
+    hunt(frames, *, detector, config=HuntConfig(), cache=None, stats=None) -> list[Candidate]
     hunt_and_merge(frames, *, detector, existing=(), config=..., cache=None) -> MergeResult
-    evaluate(days, seed, *, start=None, detectors=("c2", "c3"), ...) -> EvaluationReport
-    format_report(report) -> str
 """
 
 from comet_pipeline.hunting.config import DetectorParams, HuntConfig
-from comet_pipeline.hunting.evaluate import EvaluationReport, evaluate, format_report
 from comet_pipeline.hunting.hunter import HuntCache, build_candidate, hunt
 from comet_pipeline.hunting.identity import MergeResult, candidate_id, merge_candidates
 from comet_pipeline.hunting.model import Candidate, Detection, HuntFrame
@@ -20,7 +18,6 @@ __all__ = [
     "Candidate",
     "Detection",
     "DetectorParams",
-    "EvaluationReport",
     "HuntCache",
     "HuntConfig",
     "HuntFrame",
@@ -29,8 +26,6 @@ __all__ = [
     "build_candidate",
     "candidate_id",
     "cutout_strip",
-    "evaluate",
-    "format_report",
     "hunt",
     "hunt_and_merge",
     "merge_candidates",

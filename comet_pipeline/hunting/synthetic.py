@@ -2,7 +2,7 @@
 
 Unit-noise Gaussian background, a star field with one common drift, moving PSF-shaped
 comets, cosmic-ray hits, a missing 32x32 block, an occulter, and optionally a CME front and
-a saturated planet with a bleed column. Not a LASCO simulator (that is ``archive/sim``):
+a saturated planet with a bleed column. Not a LASCO simulator (that is ``comet_pipeline.simulator``):
 just enough to exercise each rejection rule of the hunter with exact truth.
 """
 

@@ -12,11 +12,12 @@ import pytest
 from comet_pipeline.archive.client import ArchiveClient
 from comet_pipeline.archive.errors import Corrupt, NotFound, Transient
 from comet_pipeline.archive.layout import validate_file_name
-from comet_pipeline.archive.sim.archive import SimArchive
-from comet_pipeline.archive.sim.config import SimConfig
-from comet_pipeline.archive.sim.faults import HOSTILE_NAMES, Faults
-from comet_pipeline.archive.sim.server import RunningServer, start_server
 from comet_pipeline.domain.models import ArchiveFile, Detector
+from comet_pipeline.simulator.archive import SimArchive
+from comet_pipeline.simulator.attach import simulated_client
+from comet_pipeline.simulator.config import SimConfig
+from comet_pipeline.simulator.faults import HOSTILE_NAMES, Faults
+from comet_pipeline.simulator.server import RunningServer, start_server
 
 NOW = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)
 DAY = date(2025, 6, 9)
@@ -30,7 +31,7 @@ def archive() -> SimArchive:
 
 @pytest.fixture(scope="module")
 def first_file(archive: SimArchive) -> ArchiveFile:
-    with ArchiveClient.create("sim://lasco", "sim://schedule", sim_archive=archive) as client:
+    with simulated_client("sim://lasco", "sim://schedule", sim_archive=archive) as client:
         return client.fetch_index(DAY, Detector.C2).items[0]
 
 
@@ -124,7 +125,7 @@ def test_http_and_sim_transport_agree(archive) -> None:
         http_index = over_http.fetch_index(DAY, Detector.C3)
         http_listing = over_http.fetch_listing(DAY, Detector.C3)
         http_schedule = over_http.fetch_schedule()
-    with ArchiveClient.create("sim://lasco", "sim://schedule", sim_archive=archive) as in_proc:
+    with simulated_client("sim://lasco", "sim://schedule", sim_archive=archive) as in_proc:
         assert in_proc.fetch_index(DAY, Detector.C3) == http_index
         assert in_proc.fetch_listing(DAY, Detector.C3) == http_listing
         assert in_proc.fetch_schedule() == http_schedule
@@ -143,7 +144,7 @@ def test_sim_scheme_gets_the_same_retry_policy(first_file, tmp_path: Path) -> No
     f = first_file
     faults = Faults(flaky={f.name: 2}, missing={"23999999.fts"})
     flaky = SimArchive(SimConfig(seed=1, faults=faults), clock=lambda: NOW)
-    client = ArchiveClient.create("sim://lasco", "sim://schedule", sim_archive=flaky, backoff=0)
+    client = simulated_client("sim://lasco", "sim://schedule", sim_archive=flaky, backoff=0)
     adapter = client.session.get_adapter("sim://lasco/")
     result = client.download(DAY, f.detector, f.name, tmp_path / f.name)
     assert result.size == len(flaky.fits_bytes(DAY, f.detector, f.name))
@@ -152,7 +153,7 @@ def test_sim_scheme_gets_the_same_retry_policy(first_file, tmp_path: Path) -> No
         client.download(DAY, f.detector, "23999999.fts", tmp_path / "23999999.fts")
     assert sum(n for p, n in adapter.counts.items() if p.endswith("23999999.fts")) == 1
     with (
-        ArchiveClient.create(
+        simulated_client(
             "sim://lasco",
             "sim://schedule",
             sim_archive=SimArchive(SimConfig(seed=1, faults=Faults(error_rate=1.0))),

@@ -340,7 +340,7 @@ def test_schedule_empty_and_tag_soup() -> None:
 
 def test_archive_tz_is_defined_once_in_layout() -> None:
     from comet_pipeline.archive import layout, parsers
-    from comet_pipeline.archive.sim import formats
+    from comet_pipeline.simulator import formats
 
     assert str(layout.ARCHIVE_TZ) == "America/New_York"
     assert parsers.ARCHIVE_TZ is layout.ARCHIVE_TZ and formats.ARCHIVE_TZ is layout.ARCHIVE_TZ

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from comet_pipeline import cli
+from comet_pipeline.cli.reports import frames_text, status_text
 from comet_pipeline.domain import Detector, Frame
-from comet_pipeline.reports import frames_text, status_text
 from comet_pipeline.settings import Settings, SettingsError
 from comet_pipeline.store import LifecycleStore
 

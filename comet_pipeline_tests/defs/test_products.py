@@ -7,14 +7,14 @@ from datetime import timedelta
 from dagster import AssetKey, DagsterInstance
 from PIL import Image
 
-from comet_pipeline.archive.sim.archive import SimArchive
-from comet_pipeline.archive.sim.config import SimConfig
+from comet_pipeline.cli.runner import ingest_range
 from comet_pipeline.definitions import build_definitions
 from comet_pipeline.defs.resources import ArchiveResource, ClockResource
-from comet_pipeline.defs.runner import ingest_range
 from comet_pipeline.domain import Detector
 from comet_pipeline.ingest.windows import hour_floor
 from comet_pipeline.settings import Settings
+from comet_pipeline.simulator.archive import SimArchive
+from comet_pipeline.simulator.config import SimConfig
 from comet_pipeline.store import LifecycleStore
 
 from .conftest import NOW, SEED

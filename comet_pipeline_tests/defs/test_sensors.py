@@ -7,13 +7,13 @@ from datetime import datetime, timedelta
 
 from dagster import DagsterInstance, build_sensor_context
 
-from comet_pipeline.archive.client import ArchiveClient
-from comet_pipeline.archive.sim.archive import SimArchive
-from comet_pipeline.archive.sim.config import SimConfig
 from comet_pipeline.defs.resources import ArchiveResource, ClockResource, StoreResource
 from comet_pipeline.domain import Detector, FileState, Slot, SlotState
 from comet_pipeline.ingest.discover import discover_window
 from comet_pipeline.ingest.windows import hour_floor
+from comet_pipeline.simulator.archive import SimArchive
+from comet_pipeline.simulator.attach import simulated_client
+from comet_pipeline.simulator.config import SimConfig
 from comet_pipeline.store import LifecycleStore
 
 from .conftest import NOW, SEED, make_defs
@@ -65,7 +65,7 @@ def test_downlink_sensor_requests_exactly_the_hours_a_pass_delivered(settings):
     sensor = _sensor(settings, "downlink_sensor")
     frozen = {"now": NOW}
     sim = SimArchive(SimConfig(seed=SEED), clock=lambda: frozen["now"])
-    client = ArchiveClient.create("sim://lasco", "sim://schedule", sim_archive=sim, backoff=0)
+    client = simulated_client("sim://lasco", "sim://schedule", sim_archive=sim, backoff=0)
     pas = _a_pass(sim)
     t0, t1 = pas.bot - timedelta(minutes=1), pas.eot + timedelta(minutes=5)
 
@@ -112,7 +112,7 @@ def test_retry_sensor_asks_for_retry_due_hours_but_never_abandoned(settings):
     settings.home.mkdir(parents=True)
     store = LifecycleStore(settings.layout.lifecycle_db, max_attempts=2)
     sim = SimArchive(SimConfig(seed=SEED), clock=lambda: NOW)
-    client = ArchiveClient.create("sim://lasco", "sim://schedule", sim_archive=sim, backoff=0)
+    client = simulated_client("sim://lasco", "sim://schedule", sim_archive=sim, backoff=0)
     hour = datetime(2025, 6, 10, 3, tzinfo=NOW.tzinfo)
     discover_window(store, client, tuple(Detector), hour, hour + timedelta(hours=2), now=NOW)
     claimed = store.claim(

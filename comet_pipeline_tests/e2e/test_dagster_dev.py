@@ -48,7 +48,7 @@ query Asset($key: AssetKeyInput!) {
 
 def _hour_with_frames() -> datetime:
     """An hour of yesterday (wall clock, as `dagster dev` sees it) with C3 files arrived."""
-    from comet_pipeline.archive.sim.archive import SimArchive
+    from comet_pipeline.simulator.archive import SimArchive
 
     now = datetime.now(UTC)
     sim = SimArchive()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from comet_pipeline.archive.sim.archive import SimArchive
-from comet_pipeline.archive.sim.config import SimConfig
 from comet_pipeline.domain.models import Detector
-from comet_pipeline.hunting.evaluate import MemoryFrames
+from comet_pipeline.evaluation.harness import MemoryFrames
 from comet_pipeline.hunting.model import HuntFrame
+from comet_pipeline.simulator.archive import SimArchive
+from comet_pipeline.simulator.config import SimConfig
 
 
 def sim_frames(

@@ -4,11 +4,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
-from comet_pipeline.archive.sim.comets import comets_born
-from comet_pipeline.archive.sim.config import SimConfig
-from comet_pipeline.archive.sim.sky import cmes_for_day
 from comet_pipeline.domain.models import Detector
 from comet_pipeline.hunting.hunter import hunt
+from comet_pipeline.simulator.comets import comets_born
+from comet_pipeline.simulator.config import SimConfig
+from comet_pipeline.simulator.sky import cmes_for_day
 
 from ._simframes import sim_frames
 

@@ -8,10 +8,6 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from comet_pipeline.archive.sim.config import SimConfig
-from comet_pipeline.archive.sim.profiles import profile_config
-from comet_pipeline.archive.sim.render import scene_rate
-from comet_pipeline.archive.sim.sky import OPTICS
 from comet_pipeline.domain.models import Detector
 from comet_pipeline.hunting.drift import estimate_drift
 from comet_pipeline.hunting.hunter import hunt
@@ -19,6 +15,10 @@ from comet_pipeline.hunting.sliding import SlidingHunter
 from comet_pipeline.hunting.sources import SourceList
 from comet_pipeline.hunting.stats import HuntStats
 from comet_pipeline.imaging.ephemeris import FrameGeometry, star_drift
+from comet_pipeline.simulator.config import SimConfig
+from comet_pipeline.simulator.profiles import profile_config
+from comet_pipeline.simulator.render import scene_rate
+from comet_pipeline.simulator.sky import OPTICS
 
 from ._simframes import sim_frames
 
@@ -136,7 +136,7 @@ def test_a_dense_c3_field_yields_no_candidate():
 
 def _storm_start(config: SimConfig) -> datetime:
     """An hour inside a storm of ``config`` (the profile's episodes are seeded per day)."""
-    from comet_pipeline.archive.sim.detector_effects import storm_factor
+    from comet_pipeline.simulator.detector_effects import storm_factor
 
     t = datetime(2025, 6, 1, tzinfo=UTC)
     while storm_factor(config, t) < 20.0:
@@ -175,7 +175,7 @@ def test_a_planet_crossing_c3_is_labelled_known_and_not_counted():
 
 
 def test_a_comet_on_a_rolled_day_is_found_and_reported_in_the_stored_frame():
-    from comet_pipeline.archive.sim.comets import comets_born
+    from comet_pipeline.simulator.comets import comets_born
 
     config = profile_config(
         "rolled",

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from comet_pipeline.archive.client import ArchiveClient
-from comet_pipeline.archive.sim.archive import SimArchive
-from comet_pipeline.archive.sim.config import SimConfig
 from comet_pipeline.domain import Detector
 from comet_pipeline.settings import Settings
+from comet_pipeline.simulator.archive import SimArchive
+from comet_pipeline.simulator.attach import simulated_client
+from comet_pipeline.simulator.config import SimConfig
 from comet_pipeline.store import LifecycleStore
 
 SEED = 7
@@ -43,7 +44,7 @@ def sim(clock: MutableClock) -> SimArchive:
 
 @pytest.fixture
 def client(sim: SimArchive) -> ArchiveClient:
-    return ArchiveClient.create("sim://lasco", "sim://schedule", sim_archive=sim, backoff=0)
+    return simulated_client("sim://lasco", "sim://schedule", sim_archive=sim, backoff=0)
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ from datetime import timedelta
 import pytest
 from astropy.io import fits
 
-from comet_pipeline.archive.sim.archive import SimArchive
-from comet_pipeline.archive.sim.config import SimConfig
-from comet_pipeline.archive.sim.faults import Faults
-from comet_pipeline.archive.sim.server import start_server
 from comet_pipeline.domain import FileState
+from comet_pipeline.simulator.archive import SimArchive
+from comet_pipeline.simulator.config import SimConfig
+from comet_pipeline.simulator.faults import Faults
+from comet_pipeline.simulator.server import start_server
 from comet_pipeline.store import LifecycleStore
 
 from .conftest import DETECTORS, HOUR, NOW, SEED
@@ -30,7 +30,7 @@ CHILD = textwrap.dedent(
     from datetime import datetime
     from pathlib import Path
     from dagster import DagsterInstance
-    from comet_pipeline.defs.runner import ingest_range
+    from comet_pipeline.cli.runner import ingest_range
     from comet_pipeline.defs.resources import ArchiveResource, ClockResource
     from comet_pipeline.settings import Settings
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 from comet_pipeline.archive.client import ArchiveClient
-from comet_pipeline.archive.sim.archive import SimArchive
-from comet_pipeline.archive.sim.config import SimConfig
-from comet_pipeline.archive.sim.faults import Faults
-from comet_pipeline.archive.sim.server import start_server
 from comet_pipeline.domain import TERMINAL_FILE_STATES, FileState
 from comet_pipeline.imaging.pipeline import FrameProcessor
 from comet_pipeline.ingest.discover import discover_window
 from comet_pipeline.ingest.download import download_window
 from comet_pipeline.ingest.process import process_window
 from comet_pipeline.ingest.recover import recover_leases
+from comet_pipeline.simulator.archive import SimArchive
+from comet_pipeline.simulator.config import SimConfig
+from comet_pipeline.simulator.faults import Faults
+from comet_pipeline.simulator.server import start_server
 from comet_pipeline.store import LifecycleStore
 
 from .conftest import DETECTORS, HOUR, NOW, SEED

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from email.utils import format_datetime
 
-from comet_pipeline.archive.sim.archive import LEVEL05_ROOT, SimArchive
-from comet_pipeline.archive.sim.faults import (
+from comet_pipeline.domain.models import Detector
+from comet_pipeline.simulator.archive import LEVEL05_ROOT, SimArchive
+from comet_pipeline.simulator.faults import (
     HOSTILE_NAMES,
     Decision,
     FaultInjector,
@@ -23,8 +24,7 @@ from comet_pipeline.archive.sim.faults import (
     malformed_lines,
     truncate_body,
 )
-from comet_pipeline.archive.sim.formats import img_hdr_line
-from comet_pipeline.domain.models import Detector
+from comet_pipeline.simulator.formats import img_hdr_line
 
 SCHEDULE_PATH = "/operations/schedule/schedule.html"
 _DAY_PATH = re.compile(r"(\d{6})/(c2|c3)(/.*)?")

@@ -12,7 +12,8 @@ A candidate matches a comet when they share at least ``MIN_SHARED`` frames and t
 position error over the shared frames is at most ``MAX_MEDIAN_ERR`` px. A comet is found
 when some candidate matches it; a candidate matching no comet is false.
 
-Only this module imports the archive and imaging layers; the hunting algorithms do not.
+Only this package joins the simulator, the imaging and the hunter; the hunter imports none
+of it.
 """
 
 from __future__ import annotations
@@ -294,9 +295,9 @@ def evaluate(
     asset's 6 h window and step). ``keep_frames``, if given, receives every hunted frame
     (memory heavy: for looking at cutouts of a short run).
     """
-    from comet_pipeline.archive.sim.archive import SimArchive
-    from comet_pipeline.archive.sim.profiles import profile_config
-    from comet_pipeline.archive.sim.sky import planets_at
+    from comet_pipeline.simulator.archive import SimArchive
+    from comet_pipeline.simulator.profiles import profile_config
+    from comet_pipeline.simulator.sky import planets_at
 
     start = start or DEFAULT_START
     t_start = datetime.combine(start, datetime.min.time(), tzinfo=UTC)

@@ -1,6 +1,6 @@
 """Named sky profiles: skies that vary what the comet hunter depends on, each seeded.
 
-A profile is a set of :class:`~comet_pipeline.archive.sim.config.SimConfig` overrides;
+A profile is a set of :class:`~comet_pipeline.simulator.config.SimConfig` overrides;
 ``profile_config("storm", seed=3)`` is the config of that sky. The hunter is tuned on some
 profiles and evaluated on all; ``hostile`` combines several stresses and is meant to stay
 held out (never used for tuning).
@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
-from comet_pipeline.archive.sim.config import SimConfig
+from comet_pipeline.simulator.config import SimConfig
 
 ARCHIVE_HOST = "lasco"  # sim://lasco[-<profile>]/...
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from comet_pipeline.archive.sim import SimArchive, SimConfig
+from comet_pipeline.simulator import SimArchive, SimConfig
 
 DAY = date(2024, 3, 5)
 

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from comet_pipeline.archive.parsers import parse_img_hdr, parse_listing, parse_schedule
-from comet_pipeline.archive.sim import SimArchive
-from comet_pipeline.archive.sim.formats import apache_size, eastern, img_hdr_line, schedule_row
-from comet_pipeline.archive.sim.operations import SimObservation, SimPass, passes_between
-from comet_pipeline.archive.sim.render import fits_size
 from comet_pipeline.domain.models import Detector
-from comet_pipeline_tests.sim.conftest import DAY
+from comet_pipeline.simulator import SimArchive
+from comet_pipeline.simulator.formats import apache_size, eastern, img_hdr_line, schedule_row
+from comet_pipeline.simulator.operations import SimObservation, SimPass, passes_between
+from comet_pipeline.simulator.render import fits_size
+from comet_pipeline_tests.simulator.conftest import DAY
 
 EXAMPLE = (
     "22932721.fts    2024/01/01  00:00:05   C2    25.1   1024   1024     20      1  "

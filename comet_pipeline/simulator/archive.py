@@ -13,19 +13,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
-from comet_pipeline.archive.sim import formats
-from comet_pipeline.archive.sim.comets import LOOKBACK_DAYS, Comet, comets_born
-from comet_pipeline.archive.sim.config import SimConfig
-from comet_pipeline.archive.sim.operations import (
+from comet_pipeline.domain.models import Detector
+from comet_pipeline.domain.timeutil import utc, utcnow
+from comet_pipeline.simulator import formats
+from comet_pipeline.simulator.comets import LOOKBACK_DAYS, Comet, comets_born
+from comet_pipeline.simulator.config import SimConfig
+from comet_pipeline.simulator.operations import (
     SimObservation,
     SimPass,
     observations_for_day,
     passes_between,
     passes_for_day,
 )
-from comet_pipeline.archive.sim.render import comet_frame_truth, fits_bytes, fits_size
-from comet_pipeline.domain.models import Detector
-from comet_pipeline.domain.timeutil import utc, utcnow
+from comet_pipeline.simulator.render import comet_frame_truth, fits_bytes, fits_size
 
 LEVEL05_ROOT = "/pub/lasco/lastimage/level_05"
 SCHEDULE_GENERATED_AT = time(6, 30)  # the real page is regenerated daily ~06:30 UT

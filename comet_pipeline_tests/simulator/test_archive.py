@@ -9,10 +9,10 @@ import numpy as np
 from astropy.io import fits
 
 from comet_pipeline.archive.parsers import parse_img_hdr, parse_listing
-from comet_pipeline.archive.sim import SimArchive, SimConfig
-from comet_pipeline.archive.sim.render import fits_size
 from comet_pipeline.domain.models import Detector
-from comet_pipeline_tests.sim.conftest import DAY, MovableClock
+from comet_pipeline.simulator import SimArchive, SimConfig
+from comet_pipeline.simulator.render import fits_size
+from comet_pipeline_tests.simulator.conftest import DAY, MovableClock
 
 
 def test_a_file_appears_exactly_when_it_arrives(archive: SimArchive, clock: MovableClock) -> None:

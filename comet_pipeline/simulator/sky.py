@@ -27,8 +27,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from comet_pipeline.archive.sim._rng import rng_for
 from comet_pipeline.domain.models import Detector
+from comet_pipeline.simulator._rng import rng_for
 
 SIZE = 1024
 RSUN_ARCSEC = 959.6  # solar radius seen from 1 AU

@@ -12,13 +12,13 @@ import requests
 from astropy.io import fits
 
 from comet_pipeline.archive.parsers import parse_img_hdr, parse_listing, parse_schedule
-from comet_pipeline.archive.sim import HOSTILE_NAMES, Faults, SimArchive, SimConfig
-from comet_pipeline.archive.sim.adapter import mount_sim
-from comet_pipeline.archive.sim.faults import FaultInjector
-from comet_pipeline.archive.sim.server import start_server
 from comet_pipeline.domain.models import Detector
 from comet_pipeline.settings import DEFAULT_ARCHIVE_URL, DEFAULT_SCHEDULE_URL
-from comet_pipeline_tests.sim.conftest import DAY
+from comet_pipeline.simulator import HOSTILE_NAMES, Faults, SimArchive, SimConfig
+from comet_pipeline.simulator.adapter import mount_sim
+from comet_pipeline.simulator.faults import FaultInjector
+from comet_pipeline.simulator.server import start_server
+from comet_pipeline_tests.simulator.conftest import DAY
 
 NOW = datetime(2024, 3, 7, tzinfo=UTC)
 
@@ -191,7 +191,7 @@ def test_truncation_spares_text_unless_asked(archive: SimArchive) -> None:
 def test_faults_from_cli_options() -> None:
     from argparse import Namespace
 
-    from comet_pipeline.archive.sim.server import faults_from_options
+    from comet_pipeline.simulator.server import faults_from_options
 
     assert faults_from_options(Namespace(port=1, seed=0, error_rate=0.0)) is None
     f = faults_from_options(
@@ -208,7 +208,7 @@ def test_serve_forever_takes_keywords_and_stops_on_interrupt() -> None:
     import socket
     from argparse import Namespace
 
-    from comet_pipeline.archive.sim.server import serve_forever
+    from comet_pipeline.simulator.server import serve_forever
 
     with pytest.raises(TypeError):
         serve_forever(Namespace(port=0, seed=3))  # type: ignore[misc]  # options are not accepted

@@ -9,10 +9,10 @@ import numpy as np
 from astropy.io import fits
 
 from comet_pipeline.archive.layout import validate_file_name
-from comet_pipeline.archive.sim import SimArchive, SimConfig
-from comet_pipeline.archive.sim.operations import READOUT_S, passes_between
 from comet_pipeline.domain.models import Detector
-from comet_pipeline_tests.sim.conftest import DAY
+from comet_pipeline.simulator import SimArchive, SimConfig
+from comet_pipeline.simulator.operations import READOUT_S, passes_between
+from comet_pipeline_tests.simulator.conftest import DAY
 
 DAYS = [DAY + timedelta(days=k) for k in range(6)]
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from comet_pipeline.archive.sim import SimArchive, SimConfig, SimObservation
-from comet_pipeline.archive.sim.render import render_image
-from comet_pipeline.archive.sim.sky import OPTICS, star_velocity
 from comet_pipeline.domain.models import Detector
-from comet_pipeline_tests.sim.conftest import DAY
+from comet_pipeline.simulator import SimArchive, SimConfig, SimObservation
+from comet_pipeline.simulator.render import render_image
+from comet_pipeline.simulator.sky import OPTICS, star_velocity
+from comet_pipeline_tests.simulator.conftest import DAY
 
 QUIET = dict(noise=False, corona=False, cosmic_rays=False, artefacts=False, comets=False)
 

@@ -26,15 +26,15 @@ from functools import lru_cache
 
 import numpy as np
 
-from comet_pipeline.archive.sim._rng import rng_for
-from comet_pipeline.archive.sim.config import SimConfig
-from comet_pipeline.archive.sim.sky import (
+from comet_pipeline.domain.models import Detector
+from comet_pipeline.simulator._rng import rng_for
+from comet_pipeline.simulator.config import SimConfig
+from comet_pipeline.simulator.sky import (
     OPTICS,
     Optics,
     radial_corona,
     transmission_at,
 )
-from comet_pipeline.domain.models import Detector
 
 FRAME_S = 720.0
 STEP_S = 60.0
@@ -183,7 +183,7 @@ def comet_sources(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Point sources (x, y, peak DN/s) of nucleus and tail; the nucleus stays the brightest.
 
-    All use the PSF of :data:`~comet_pipeline.archive.sim.sky.PSF_SIGMA`.
+    All use the PSF of :data:`~comet_pipeline.simulator.sky.PSF_SIGMA`.
     """
     optics = OPTICS[comet.detector]
     xs, ys, ps = [x], [y], [rate]

@@ -5,7 +5,7 @@
 client code — retries, size caps, Content-Length checks, verification — runs unchanged.
 
 ``sim://lasco-<profile>/...`` (e.g. ``sim://lasco-rolled/250101/c2/``) names a sky profile
-(:mod:`comet_pipeline.archive.sim.profiles`); the adapter serves whatever archive it was
+(:mod:`comet_pipeline.simulator.profiles`); the adapter serves whatever archive it was
 mounted with, and :meth:`ArchiveClient.create` builds that archive from the URL's profile.
 """
 
@@ -21,10 +21,10 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 from urllib3.response import HTTPResponse
 
-from comet_pipeline.archive.sim.archive import LEVEL05_ROOT, SimArchive
-from comet_pipeline.archive.sim.faults import Faults
-from comet_pipeline.archive.sim.profiles import ARCHIVE_HOST
-from comet_pipeline.archive.sim.routes import _REASONS, SCHEDULE_PATH, Reply, Router, error_page
+from comet_pipeline.simulator.archive import LEVEL05_ROOT, SimArchive
+from comet_pipeline.simulator.faults import Faults
+from comet_pipeline.simulator.profiles import ARCHIVE_HOST
+from comet_pipeline.simulator.routes import _REASONS, SCHEDULE_PATH, Reply, Router, error_page
 
 SIM_PREFIX = "sim://"
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from comet_pipeline.archive.layout import ARCHIVE_TZ
-from comet_pipeline.archive.sim.operations import SimObservation, SimPass
+from comet_pipeline.simulator.operations import SimObservation, SimPass
 
 # --------------------------------------------------------------------------- img_hdr.txt
 

@@ -18,23 +18,23 @@ from astropy.io import fits
 from scipy import ndimage
 
 from comet_pipeline import cli
-from comet_pipeline.archive.client import ArchiveClient
 from comet_pipeline.archive.fits_header import helioprojective_wcs, parse_fits_header
-from comet_pipeline.archive.sim import SimArchive, SimConfig, SimObservation
-from comet_pipeline.archive.sim.detector_effects import defects_for, storm_factor
-from comet_pipeline.archive.sim.profiles import (
+from comet_pipeline.defs.resources import ArchiveResource, ClockResource
+from comet_pipeline.domain.models import Detector
+from comet_pipeline.settings import Settings, SettingsError
+from comet_pipeline.simulator import SimArchive, SimConfig, SimObservation
+from comet_pipeline.simulator.attach import simulated_client
+from comet_pipeline.simulator.detector_effects import defects_for, storm_factor
+from comet_pipeline.simulator.profiles import (
     PROFILES,
     archive_url_for,
     profile_config,
     profile_from_url,
     profile_names,
 )
-from comet_pipeline.archive.sim.render import field_stars, fits_bytes, render_image
-from comet_pipeline.archive.sim.sky import OPTICS, sky_to_array, transmission_at
-from comet_pipeline.defs.resources import ArchiveResource, ClockResource
-from comet_pipeline.domain.models import Detector
-from comet_pipeline.settings import Settings, SettingsError
-from comet_pipeline_tests.sim.conftest import DAY
+from comet_pipeline.simulator.render import field_stars, fits_bytes, render_image
+from comet_pipeline.simulator.sky import OPTICS, sky_to_array, transmission_at
+from comet_pipeline_tests.simulator.conftest import DAY
 
 T0 = datetime(2024, 3, 5, 10, 0, tzinfo=UTC)
 QUIET = dict(noise=False, corona=False, stars=False, cosmic_rays=False, artefacts=False)
@@ -308,7 +308,7 @@ def test_sim_urls_name_profiles() -> None:
 
 def test_the_client_builds_and_serves_the_profile_the_url_names(tmp_path: Path) -> None:
     now = datetime(2024, 3, 6, 12, tzinfo=UTC)
-    with ArchiveClient.create(
+    with simulated_client(
         "sim://lasco-rolled", "sim://schedule", sim_seed=3, sim_clock=lambda: now
     ) as client:
         first = client.fetch_index(DAY, Detector.C2).items[0]
@@ -317,9 +317,9 @@ def test_the_client_builds_and_serves_the_profile_the_url_names(tmp_path: Path) 
     assert info.roll_deg == 180.0
     archive = SimArchive(profile_config("nominal", seed=3), clock=lambda: now)
     with pytest.raises(ValueError, match="names sky profile 'storm'"):
-        ArchiveClient.create("sim://lasco-storm", "sim://schedule", sim_archive=archive)
+        simulated_client("sim://lasco-storm", "sim://schedule", sim_archive=archive)
     with pytest.raises(ValueError, match="unknown sky profile 'bogus'"):
-        ArchiveClient.create("sim://lasco-bogus", "sim://schedule")
+        simulated_client("sim://lasco-bogus", "sim://schedule")
 
 
 def test_the_dagster_resource_builds_the_profile_of_its_url() -> None:
@@ -341,7 +341,7 @@ def test_settings_reject_an_unknown_profile_with_the_valid_names(tmp_path: Path)
 
 
 def test_cli_simulate_archive_takes_a_profile(capsys, monkeypatch, tmp_path: Path) -> None:
-    from comet_pipeline.archive.sim import server
+    from comet_pipeline.simulator import server
 
     monkeypatch.setenv("COMET_HOME", str(tmp_path))
     seen: dict[str, object] = {}

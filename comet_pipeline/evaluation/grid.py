@@ -2,7 +2,7 @@
 
 One sky is not the sky: a detector tuned to one simulated field can be quiet there and
 drown a hunter in stars elsewhere. So every figure is given per profile (star density,
-roll, storms, defects, activity, noise: :mod:`comet_pipeline.archive.sim.profiles`) and
+roll, storms, defects, activity, noise: :mod:`comet_pipeline.simulator.profiles`) and
 overall, and each seed also moves the start date through the year (drift direction and
 speed, planets). Seeds ``TUNING_SEEDS`` and profiles ``TUNING_PROFILES`` are the ones the
 hunter's settings were chosen on; the default report runs ``HELD_OUT_SEEDS`` on every
@@ -18,7 +18,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from comet_pipeline.hunting.evaluate import SNR_BINS, EvaluationReport, evaluate
+from comet_pipeline.evaluation.harness import SNR_BINS, EvaluationReport, evaluate
 
 TUNING_SEEDS = (1, 2, 3)
 TUNING_PROFILES = ("nominal", "sparse", "dense", "storm", "defects", "rolled")

@@ -15,12 +15,12 @@ import pytest
 from astropy.io import fits
 
 from comet_pipeline.archive.fits_header import helioprojective_wcs, parse_fits_header
-from comet_pipeline.archive.sim.archive import SimArchive
-from comet_pipeline.archive.sim.config import SimConfig
 from comet_pipeline.domain.models import Detector, Frame
-from comet_pipeline.hunting.evaluate import MemoryFrames
+from comet_pipeline.evaluation.harness import MemoryFrames
 from comet_pipeline.imaging.pipeline import FrameProcessor, PriorFrame
 from comet_pipeline.ingest.hunt import load_hunt_frame
+from comet_pipeline.simulator.archive import SimArchive
+from comet_pipeline.simulator.config import SimConfig
 
 DAY = date(2025, 1, 1)
 

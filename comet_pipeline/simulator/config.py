@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from comet_pipeline.archive.sim.faults import Faults
+from comet_pipeline.simulator.faults import Faults
 
 
 @dataclass(frozen=True)
 class SimConfig:
-    """Operations, sky and fault settings of :class:`~comet_pipeline.archive.sim.SimArchive`.
+    """Operations, sky and fault settings of :class:`~comet_pipeline.simulator.SimArchive`.
 
     Rates are per day and per detector unless stated otherwise. Render toggles (``noise``,
     ``stars`` ...) exist so tests can isolate one layer on the real rendering path.

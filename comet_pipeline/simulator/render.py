@@ -20,12 +20,13 @@ from functools import lru_cache
 import numpy as np
 from astropy.io import fits
 
-from comet_pipeline.archive.sim._rng import rng_for
-from comet_pipeline.archive.sim.comets import comet_sources, comets_near, noise_sigma
-from comet_pipeline.archive.sim.config import SimConfig
-from comet_pipeline.archive.sim.detector_effects import dark_rate, ring_rate, storm_factor
-from comet_pipeline.archive.sim.operations import SimObservation
-from comet_pipeline.archive.sim.sky import (
+from comet_pipeline.domain.models import Detector
+from comet_pipeline.simulator._rng import rng_for
+from comet_pipeline.simulator.comets import comet_sources, comets_near, noise_sigma
+from comet_pipeline.simulator.config import SimConfig
+from comet_pipeline.simulator.detector_effects import dark_rate, ring_rate, storm_factor
+from comet_pipeline.simulator.operations import SimObservation
+from comet_pipeline.simulator.sky import (
     OPTICS,
     PSF_SIGMA,
     SATURATION,
@@ -40,7 +41,6 @@ from comet_pipeline.archive.sim.sky import (
     static_layers,
     transmission_at,
 )
-from comet_pipeline.domain.models import Detector
 
 POLARIZER_TRANSMISSION = 0.35  # a polarized image sees about a third of the light
 BLOCK = 32  # telemetry drop-outs are 32x32 superpixel blocks
@@ -327,7 +327,7 @@ def _header_cards(config: SimConfig, obs: SimObservation, data: np.ndarray | Non
     ]
     for level, value in zip((1, 10, 25, 50, 75, 90, 95, 98, 99), pct, strict=True):
         cards.append((f"DATAP{level:02d}", value, ""))
-    cards.append(("HISTORY", "Simulated by comet_pipeline.archive.sim: not real LASCO data", None))
+    cards.append(("HISTORY", "Simulated by comet_pipeline.simulator: not real LASCO data", None))
     return cards
 
 

@@ -53,9 +53,9 @@ def _int_list(text: str) -> list[int]:
 def _evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from comet_pipeline.archive.sim.profiles import get_profile, profile_names
-    from comet_pipeline.hunting.evaluate import format_report
-    from comet_pipeline.hunting.evaluation_grid import HELD_OUT_SEEDS, evaluate_grid, format_grid
+    from comet_pipeline.evaluation.grid import HELD_OUT_SEEDS, evaluate_grid, format_grid
+    from comet_pipeline.evaluation.harness import format_report
+    from comet_pipeline.simulator.profiles import get_profile, profile_names
 
     names = profile_names() if args.profiles == "all" else args.profiles.split(",")
     try:
@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile",
         default="nominal",
         help="sky profile: nominal, sparse, dense, rolled, storm, defects, active, noisy, "
-        "hostile (see comet_pipeline/archive/sim/profiles.py)",
+        "hostile (see comet_pipeline/simulator/profiles.py)",
     )
     sim.add_argument("--error-rate", type=float, default=0.0, help="fraction of 503 answers")
     sim.add_argument("--latency", type=float, default=0.0, help="seconds added to each answer")
@@ -140,16 +140,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"comet-pipeline: {exc}", file=sys.stderr)
         return 2
     if args.command == "demo":
-        from comet_pipeline.demo import run_demo
+        from comet_pipeline.cli.demo import run_demo
 
         until = args.until or utcnow()
         return run_demo(settings, hours=args.hours, until=until)
     if args.command == "status":
-        from comet_pipeline.reports import print_status
+        from comet_pipeline.cli.reports import print_status
 
         return print_status(settings)
     if args.command == "frames":
-        from comet_pipeline.reports import print_frames
+        from comet_pipeline.cli.reports import print_frames
 
         until = args.until or utcnow() + timedelta(hours=1)
         since = args.since or until - timedelta(days=1)
@@ -160,8 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "simulate-archive":
         import errno
 
-        from comet_pipeline.archive.sim.profiles import get_profile
-        from comet_pipeline.archive.sim.server import faults_from_options, serve_forever
+        from comet_pipeline.simulator.profiles import get_profile
+        from comet_pipeline.simulator.server import faults_from_options, serve_forever
 
         try:
             get_profile(args.profile)

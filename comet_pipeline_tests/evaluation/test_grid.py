@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from comet_pipeline.archive.sim.profiles import profile_names
-from comet_pipeline.hunting.evaluation_grid import (
+from comet_pipeline.evaluation.grid import (
     HELD_OUT_SEEDS,
     TARGETS,
     evaluate_grid,
     format_grid,
     summaries,
 )
+from comet_pipeline.simulator.profiles import profile_names
 
 
 @pytest.mark.slow

@@ -13,9 +13,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 
-from comet_pipeline.archive.sim._rng import rng_for
-from comet_pipeline.archive.sim.config import SimConfig
 from comet_pipeline.domain.models import Detector
+from comet_pipeline.simulator._rng import rng_for
+from comet_pipeline.simulator.config import SimConfig
 
 #: Anchor of the file counters: the formats page's example names on 2024-01-01.
 COUNTER_DAY0 = date(2024, 1, 1)

@@ -23,9 +23,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from comet_pipeline.archive.sim._rng import rng_for
-from comet_pipeline.archive.sim.config import SimConfig
-from comet_pipeline.archive.sim.sky import (
+from comet_pipeline.domain.models import Detector
+from comet_pipeline.simulator._rng import rng_for
+from comet_pipeline.simulator.config import SimConfig
+from comet_pipeline.simulator.sky import (
     OPTICS,
     PSF_SIGMA,
     SIZE,
@@ -34,7 +35,6 @@ from comet_pipeline.archive.sim.sky import (
     splat,
     static_layers,
 )
-from comet_pipeline.domain.models import Detector
 
 KNOTS_PER_HOT_PIXELS = 40  # one static knot per this many hot pixels
 RING_FLICKER = 0.25  # relative frame-to-frame sigma of a ring's brightness

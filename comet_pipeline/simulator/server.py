@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from comet_pipeline.archive.sim.archive import LEVEL05_ROOT, SimArchive
-from comet_pipeline.archive.sim.config import SimConfig
-from comet_pipeline.archive.sim.faults import Faults
-from comet_pipeline.archive.sim.profiles import profile_config
-from comet_pipeline.archive.sim.routes import SCHEDULE_PATH, Router
+from comet_pipeline.simulator.archive import LEVEL05_ROOT, SimArchive
+from comet_pipeline.simulator.config import SimConfig
+from comet_pipeline.simulator.faults import Faults
+from comet_pipeline.simulator.profiles import profile_config
+from comet_pipeline.simulator.routes import SCHEDULE_PATH, Router
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
-from comet_pipeline.defs.runner import demo_instance, ingest_range
+from comet_pipeline.cli.reports import demo_summary_text
+from comet_pipeline.cli.runner import demo_instance, ingest_range
 from comet_pipeline.ingest.windows import hour_floor
-from comet_pipeline.reports import demo_summary_text
 from comet_pipeline.settings import Settings
 from comet_pipeline.store import LifecycleStore
 

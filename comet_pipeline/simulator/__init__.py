@@ -2,7 +2,7 @@
 
 Same config and seed, same bytes: every day, file and pixel is a pure function of the
 :class:`SimConfig` and the date, whatever else was computed before. Sky profiles
-(:mod:`~comet_pipeline.archive.sim.profiles`) are named configs.
+(:mod:`~comet_pipeline.simulator.profiles`) are named configs.
 
 The names below are imported lazily (PEP 562), so settings can check a ``sim://`` URL's
 profile without loading the renderer (numpy, astropy).
@@ -14,11 +14,11 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from comet_pipeline.archive.sim.archive import CometFrame, CometTruth, SimArchive
-    from comet_pipeline.archive.sim.config import SimConfig
-    from comet_pipeline.archive.sim.faults import HOSTILE_NAMES, Faults
-    from comet_pipeline.archive.sim.operations import SimObservation, SimPass
-    from comet_pipeline.archive.sim.profiles import PROFILES, profile_config, profile_names
+    from comet_pipeline.simulator.archive import CometFrame, CometTruth, SimArchive
+    from comet_pipeline.simulator.config import SimConfig
+    from comet_pipeline.simulator.faults import HOSTILE_NAMES, Faults
+    from comet_pipeline.simulator.operations import SimObservation, SimPass
+    from comet_pipeline.simulator.profiles import PROFILES, profile_config, profile_names
 
 _WHERE = {
     "CometFrame": "archive",
