@@ -38,6 +38,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check comet_pipeline comet_pipeline_tests benchmarks
 	$(BIN)/ruff format --check comet_pipeline comet_pipeline_tests benchmarks
+	$(BIN)/mypy comet_pipeline
 
 clean:
 	rm -rf $(VENV) $(DAGSTER_HOME_DIR)

@@ -29,15 +29,19 @@ import tempfile
 import time
 import tracemalloc
 from datetime import date
+from multiprocessing.queues import Queue
 from pathlib import Path
 
+import numpy as np
 from astropy.io import fits
+from astropy.wcs import WCS
 
 from comet_pipeline.archive.fits_header import helioprojective_wcs, parse_fits_header
-from comet_pipeline.domain.models import Detector
+from comet_pipeline.domain.models import Detector, FitsInfo
 from comet_pipeline.imaging.pipeline import FrameProcessor, PriorFrame
 from comet_pipeline.simulator.archive import SimArchive
 from comet_pipeline.simulator.config import SimConfig
+from comet_pipeline.simulator.operations import SimObservation
 
 DAY = date(2025, 1, 3)
 RUN_FRAMES = 24  # frames per detector for the timing run (the first 10 fill the history)
@@ -45,12 +49,14 @@ WARM = 10
 SHM = Path("/dev/shm")
 
 
-def _synoptic(archive: SimArchive, day: date, det: Detector):
+def _synoptic(archive: SimArchive, day: date, det: Detector) -> list[SimObservation]:
     obs = [o for o in archive.observations(day, det) if o.synoptic and not o.duplicate_of]
     return sorted(obs, key=lambda o: o.observed_at)
 
 
-def _load(archive: SimArchive, obs):
+def _load(
+    archive: SimArchive, obs: SimObservation
+) -> tuple[np.ndarray, fits.Header, FitsInfo, WCS]:
     with fits.open(io.BytesIO(archive.render(obs)), memmap=False) as hdul:
         raw, header = hdul[0].data, hdul[0].header.copy()
     info = parse_fits_header(header)
@@ -71,7 +77,7 @@ def _timing_run(archive: SimArchive, det: Detector, root: Path) -> tuple[list[fl
     return times[WARM:], cpu[WARM:]
 
 
-def _day_child(det_value: str, root: str, queue) -> None:
+def _day_child(det_value: str, root: str, queue: Queue[dict]) -> None:
     queue.put(_day_run(SimArchive(SimConfig(seed=0)), Detector(det_value), Path(root)))
 
 

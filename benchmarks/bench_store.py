@@ -12,6 +12,8 @@ import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 from comet_pipeline.domain import ArchiveFile, Detector, FileState
@@ -30,7 +32,7 @@ def _files(n: int) -> list[ArchiveFile]:
     ]
 
 
-def _worker(path: str, owner: str, barrier, done) -> None:
+def _worker(path: str, owner: str, barrier: Barrier, done: Queue[tuple[str, int, float]]) -> None:
     store = LifecycleStore(path)
     barrier.wait(timeout=120)
     n = 0

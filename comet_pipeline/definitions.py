@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 
-from dagster import BetaWarning, Definitions
+from dagster import BetaWarning, ConfigurableResource, Definitions
 
 from comet_pipeline.defs.assets.candidates import build_candidates_asset
 from comet_pipeline.defs.assets.ingest import build_ingest_assets
@@ -23,9 +23,11 @@ from comet_pipeline.defs.sensors import build_sensors
 from comet_pipeline.settings import Settings, get_settings
 
 
-def build_resources(settings: Settings, *, clock: ClockResource | None = None, **overrides) -> dict:
+def build_resources(
+    settings: Settings, *, clock: ClockResource | None = None, **overrides: ConfigurableResource
+) -> dict[str, ConfigurableResource]:
     clock = clock or ClockResource()
-    resources = {
+    resources: dict[str, ConfigurableResource] = {
         "clock": clock,
         "store": StoreResource(db_path=str(settings.layout.lifecycle_db)),
         "archive": ArchiveResource(
@@ -37,7 +39,12 @@ def build_resources(settings: Settings, *, clock: ClockResource | None = None, *
     return resources
 
 
-def build_definitions(settings: Settings, **resource_overrides) -> Definitions:
+def build_definitions(
+    settings: Settings,
+    *,
+    clock: ClockResource | None = None,
+    **resource_overrides: ConfigurableResource,
+) -> Definitions:
     hourly, daily = hourly_partitions(settings), daily_partitions(settings)
     with warnings.catch_warnings():
         # backfill_policy is marked beta; we rely on it knowingly (ranges in few runs).
@@ -54,7 +61,7 @@ def build_definitions(settings: Settings, **resource_overrides) -> Definitions:
         jobs=list(build_jobs(hourly_keys)),
         sensors=build_sensors(settings),
         schedules=[daily_slots_schedule, hourly_sweep_schedule],
-        resources=build_resources(settings, **resource_overrides),
+        resources=build_resources(settings, clock=clock, **resource_overrides),
     )
 
 

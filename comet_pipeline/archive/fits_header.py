@@ -87,6 +87,13 @@ def _level(header: fits.Header) -> str:
     return "0.5"
 
 
+def _card_int(value: object) -> int:
+    """``int()`` of a card value; TypeError for a value int() cannot take (e.g. complex)."""
+    if not isinstance(value, str | int | float):
+        raise TypeError(f"not a number: {value!r}")
+    return int(value)
+
+
 def _binning(header: fits.Header, naxis1: int) -> int:
     """LEB summing times on-chip column summing (0 in real headers means 'none')."""
     leb = _get(header, "LEBXSUM")
@@ -94,7 +101,7 @@ def _binning(header: fits.Header, naxis1: int) -> int:
     if leb is None and col is None:
         return max(1, round(1024 / naxis1))  # a 512-wide image without the keys: 2x2
     try:
-        return max(1, int(leb or 1)) * max(1, int(col or 1))
+        return max(1, _card_int(leb or 1)) * max(1, _card_int(col or 1))
     except (TypeError, ValueError):
         raise HeaderError(f"bad binning LEBXSUM={leb!r} SUMCOL={col!r}") from None
 

@@ -211,7 +211,8 @@ def _listing_time(text: str) -> datetime | None:
     else:
         return None
     try:
-        return eastern_to_utc(datetime(y, mo, d, hh, mi, int(m[6] or 0)))
+        # naive on purpose: eastern_to_utc reads it as the archive's US Eastern wall clock
+        return eastern_to_utc(datetime(y, mo, d, hh, mi, int(m[6] or 0)))  # noqa: DTZ001
     except ValueError:
         return None
 

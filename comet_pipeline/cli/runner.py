@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from dagster import DagsterInstance
+from dagster import ConfigurableResource, DagsterInstance
 from dagster._core.errors import DagsterHomeNotSetError
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
@@ -18,6 +18,7 @@ from dagster._core.storage.tags import (
 from comet_pipeline.definitions import build_definitions
 from comet_pipeline.defs.jobs import INGEST_HOUR_JOB, SLOTS_JOB
 from comet_pipeline.defs.partitions import HOURLY_FORMAT
+from comet_pipeline.defs.resources import ClockResource
 from comet_pipeline.ingest.windows import days_covering, hour_floor
 from comet_pipeline.settings import Settings
 
@@ -36,10 +37,11 @@ def ingest_range(
     end: datetime,
     *,
     instance: DagsterInstance,
-    **resource_overrides,
+    clock: ClockResource | None = None,
+    **resource_overrides: ConfigurableResource,
 ) -> list[bool]:
     """Materialize slots for the covering days, then the hours [start, end) in one run."""
-    defs = build_definitions(settings, **resource_overrides)
+    defs = build_definitions(settings, clock=clock, **resource_overrides)
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     outcomes = []
     slots_job = defs.resolve_job_def(SLOTS_JOB)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dagster import AssetSelection, define_asset_job
+
+if TYPE_CHECKING:  # what define_asset_job returns; not exported at the top level
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
 
 INGEST_HOUR_JOB = "ingest_hour"
 SLOTS_JOB = "refresh_slots"
 
 
-def build_jobs(hourly_assets: list[str]):
+def build_jobs(
+    hourly_assets: list[str],
+) -> tuple[UnresolvedAssetJobDefinition, UnresolvedAssetJobDefinition]:
     ingest_hour = define_asset_job(
         INGEST_HOUR_JOB,
         selection=AssetSelection.assets(*hourly_assets),

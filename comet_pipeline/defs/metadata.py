@@ -4,23 +4,39 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Mapping
+from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 from dagster import MetadataValue
+
+if TYPE_CHECKING:
+    # Dagster's own alias for what a metadata dict may hold (numbers, strings, paths,
+    # MetadataValue...): not re-exported at the top level, so only the type checker sees it.
+    from dagster._core.definitions.metadata import RawMetadataValue
 
 from comet_pipeline.domain import FileRecord
 from comet_pipeline.ingest.results import StepResult
 
 MAX_TABLE_ROWS = 60
 
+#: A materialization's or check's metadata, as the assets build it.
+Metadata: TypeAlias = "dict[str, RawMetadataValue]"
 
-def step_metadata(result: StepResult) -> dict[str, object]:
-    meta: dict[str, object] = {f"outcome/{k}": int(v) for k, v in sorted(result.outcomes.items())}
+_State = TypeVar("_State", bound=Enum)
+
+
+def step_metadata(result: StepResult) -> Metadata:
+    meta: Metadata = {f"outcome/{k}": int(v) for k, v in sorted(result.outcomes.items())}
     meta.update({f"files/{k}": int(v) for k, v in sorted(result.per_detector.items())})
     meta["elapsed_s"] = MetadataValue.float(round(result.elapsed_s, 3))
-    if result.latency.count:
-        meta["latency/median_min"] = MetadataValue.float(result.latency.median_min)
-        meta["latency/max_min"] = MetadataValue.float(result.latency.max_min)
+    latency = result.latency
+    if latency.count:
+        # LatencyStats.of sets both figures whenever count > 0.
+        if latency.median_min is not None:
+            meta["latency/median_min"] = MetadataValue.float(latency.median_min)
+        if latency.max_min is not None:
+            meta["latency/max_min"] = MetadataValue.float(latency.max_min)
     if result.errors:
         shown = "\n".join(f"- {e}" for e in result.errors[:20])
         more = f"\n- … {len(result.errors) - 20} more" if len(result.errors) > 20 else ""
@@ -28,10 +44,8 @@ def step_metadata(result: StepResult) -> dict[str, object]:
     return meta
 
 
-def state_counts_metadata(counts: Mapping[object, int]) -> dict[str, object]:
-    return {
-        f"state/{getattr(k, 'value', k)}": int(v) for k, v in sorted(counts.items(), key=str) if v
-    }
+def state_counts_metadata(counts: Mapping[_State, int]) -> Metadata:
+    return {f"state/{k.value}": int(v) for k, v in sorted(counts.items(), key=str) if v}
 
 
 def files_table(records: Iterable[FileRecord]) -> MetadataValue:

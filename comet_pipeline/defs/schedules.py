@@ -15,7 +15,7 @@ from comet_pipeline.defs.partitions import HOURLY_FORMAT
     default_status=DefaultScheduleStatus.RUNNING,
     description="Re-read the DSN schedule after it is regenerated (~06:30 UT), for today and tomorrow.",
 )
-def daily_slots_schedule(context: ScheduleEvaluationContext):
+def daily_slots_schedule(context: ScheduleEvaluationContext) -> list[RunRequest]:
     # Today and tomorrow: tomorrow's early passes must exist before they begin.
     today = context.scheduled_execution_time
     return [
@@ -33,7 +33,7 @@ def daily_slots_schedule(context: ScheduleEvaluationContext):
     default_status=DefaultScheduleStatus.RUNNING,
     description="Sweep the hour just closed: catches anything the downlink sensor missed.",
 )
-def hourly_sweep_schedule(context: ScheduleEvaluationContext):
+def hourly_sweep_schedule(context: ScheduleEvaluationContext) -> RunRequest:
     hour = context.scheduled_execution_time.replace(minute=0, second=0, microsecond=0)
     closed = hour - timedelta(hours=1)
     return RunRequest(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from dagster import (
     DefaultSensorStatus,
     RunRequest,
+    SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -22,6 +23,7 @@ from comet_pipeline.ingest.results import StepResult
 from comet_pipeline.ingest.slots import ARRIVAL_GRACE, reconcile_slots
 from comet_pipeline.ingest.windows import HOUR, hour_floor
 from comet_pipeline.settings import Settings
+from comet_pipeline.store import LifecycleStore
 
 #: Poll the archive at most this often while no downlink pass is under way.
 IDLE_POLL = timedelta(minutes=15)
@@ -34,14 +36,14 @@ def _run_key(prefix: str, hour: datetime, names: list[str]) -> str:
     return f"{prefix}:{hour:%Y-%m-%dT%H}:{digest}"
 
 
-def _pass_under_way(store, now: datetime) -> bool:
+def _pass_under_way(store: LifecycleStore, now: datetime) -> bool:
     slots = store.slots_between(now - timedelta(hours=12), now + timedelta(minutes=1))
     return any(
         s.state is SlotState.ACTIVE or (s.bot <= now <= s.eot + ARRIVAL_GRACE) for s in slots
     )
 
 
-def build_sensors(settings: Settings):
+def build_sensors(settings: Settings) -> list[SensorDefinition]:
     start = settings.partitions_start
     first_hour = datetime(start.year, start.month, start.day, tzinfo=UTC)
 
@@ -59,7 +61,7 @@ def build_sensors(settings: Settings):
         store: StoreResource,
         archive: ArchiveResource,
         clock: ClockResource,
-    ):
+    ) -> SkipReason | SensorResult:
         now = clock.now()
         cursor = json.loads(context.cursor) if context.cursor else {}
         last = from_iso(cursor["last_poll"]) if cursor.get("last_poll") else None
@@ -94,7 +96,9 @@ def build_sensors(settings: Settings):
         default_status=DefaultSensorStatus.RUNNING,
         description="Requests an ingest run for each hour holding retry-due failed files.",
     )
-    def retry_sensor(context: SensorEvaluationContext, store: StoreResource, clock: ClockResource):
+    def retry_sensor(
+        _context: SensorEvaluationContext, store: StoreResource, clock: ClockResource
+    ) -> SkipReason | list[RunRequest]:
         now = clock.now()
         due = store.get().retry_due(now)
         by_hour: dict[datetime, list[str]] = {}
@@ -119,7 +123,9 @@ def build_sensors(settings: Settings):
         default_status=DefaultSensorStatus.RUNNING,
         description="Moves downlink slots PENDING → ACTIVE → DONE/MISSED as the clock passes them.",
     )
-    def slot_sensor(context: SensorEvaluationContext, store: StoreResource, clock: ClockResource):
+    def slot_sensor(
+        _context: SensorEvaluationContext, store: StoreResource, clock: ClockResource
+    ) -> SkipReason:
         now = clock.now()
         result = StepResult()
         reconcile_slots(store.get(), now - timedelta(days=1), now + timedelta(days=1), now, result)

@@ -24,6 +24,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +33,9 @@ from comet_pipeline.hunting.config import HuntConfig
 from comet_pipeline.hunting.hunter import DEFAULT_CONFIG
 from comet_pipeline.hunting.model import Candidate, HuntFrame
 from comet_pipeline.hunting.sliding import SlidingHunter
+
+if TYPE_CHECKING:
+    from comet_pipeline.simulator.archive import CometTruth
 
 MIN_SHARED = 3
 MAX_MEDIAN_ERR = 3.0
@@ -252,7 +256,9 @@ class _WindowTimer:
     """Times each hunt and charges it to the frames that window took in (ms per new frame);
     windows that took in a storm frame are also listed apart."""
 
-    def __init__(self, hunter: SlidingHunter, window_ms: list[float], storm_ms: list[float]):
+    def __init__(
+        self, hunter: SlidingHunter, window_ms: list[float], storm_ms: list[float]
+    ) -> None:
         self.hunter = hunter
         self.window_ms = window_ms
         self.storm_ms = storm_ms
@@ -388,10 +394,41 @@ def evaluate(
     )
 
 
-def _score(truth, candidates: list[Candidate], detectors, t_start: datetime, days: int):
+def _score(
+    truth: Sequence[CometTruth],
+    candidates: list[Candidate],
+    detectors: Sequence[str],
+    t_start: datetime,
+    days: int,
+) -> tuple[list[CometResult], list[DayResult], list[Candidate], int]:
     """Match, then per comet (found, rank per day) and per detector-day (false, top)."""
+    true_ids, best = _match_truth(truth, candidates)
+    false = [c for c in candidates if c.id not in true_ids]
+
+    by_day: dict[tuple[str, str], list[Candidate]] = defaultdict(list)
+    for c in candidates:
+        for d in sorted({_day(x.observed_at) for x in c.detections}):
+            by_day[(c.detector, d)].append(c)
+    for lst in by_day.values():
+        lst.sort(key=lambda c: -c.score)
+
+    comets = [_comet_result(comet, best.get(comet.id), by_day) for comet in truth]
+    day_results = _day_results(truth, comets, false, true_ids, by_day, detectors, t_start, days)
+    best_ids = {hit[0].id for hit in best.values()}
+    duplicates = len(true_ids - best_ids)
+    return comets, day_results, false, duplicates
+
+
+#: A comet's best-matching candidate: (candidate, median error px, frames matched).
+_Hit = tuple[Candidate, float, int]
+
+
+def _match_truth(
+    truth: Sequence[CometTruth], candidates: list[Candidate]
+) -> tuple[set[str], dict[str, _Hit]]:
+    """Ids of candidates matching some comet, and each comet's best match (most frames)."""
     true_ids: set[str] = set()
-    best: dict[str, tuple[Candidate, float, int]] = {}
+    best: dict[str, _Hit] = {}
     for comet in truth:
         frames = [(f.name, f.x, f.y) for f in comet.frames]
         for cand in candidates:
@@ -403,39 +440,42 @@ def _score(truth, candidates: list[Candidate], detectors, t_start: datetime, day
                 n = len(match_errors(cand, frames))
                 if comet.id not in best or n > best[comet.id][2]:
                     best[comet.id] = (cand, med, n)
-    false = [c for c in candidates if c.id not in true_ids]
+    return true_ids, best
 
-    by_day: dict[tuple[str, str], list[Candidate]] = defaultdict(list)
-    for c in candidates:
-        for d in sorted({_day(x.observed_at) for x in c.detections}):
-            by_day[(c.detector, d)].append(c)
-    for lst in by_day.values():
-        lst.sort(key=lambda c: -c.score)
 
-    comets = []
-    for comet in truth:
-        hit = best.get(comet.id)
-        ranks: dict[str, int] = {}
-        if hit is not None:
-            cand = hit[0]
-            for d in sorted({_day(x.observed_at) for x in cand.detections}):
-                lst = by_day[(cand.detector, d)]
-                ranks[d] = 1 + lst.index(cand)
-        comets.append(
-            CometResult(
-                comet_id=comet.id,
-                group=comet.group,
-                detector=comet.detector.value,
-                peak_snr=max(f.peak_snr for f in comet.frames),
-                n_frames=len(comet.frames),
-                found=hit is not None,
-                candidate_id=hit[0].id if hit else None,
-                median_err=hit[1] if hit else None,
-                n_matched=hit[2] if hit else 0,
-                ranks=ranks,
-            )
-        )
+def _comet_result(
+    comet: CometTruth, hit: _Hit | None, by_day: dict[tuple[str, str], list[Candidate]]
+) -> CometResult:
+    ranks: dict[str, int] = {}
+    if hit is not None:
+        cand = hit[0]
+        for d in sorted({_day(x.observed_at) for x in cand.detections}):
+            lst = by_day[(cand.detector, d)]
+            ranks[d] = 1 + lst.index(cand)
+    return CometResult(
+        comet_id=comet.id,
+        group=comet.group,
+        detector=comet.detector.value,
+        peak_snr=max(f.peak_snr for f in comet.frames),
+        n_frames=len(comet.frames),
+        found=hit is not None,
+        candidate_id=hit[0].id if hit else None,
+        median_err=hit[1] if hit else None,
+        n_matched=hit[2] if hit else 0,
+        ranks=ranks,
+    )
 
+
+def _day_results(
+    truth: Sequence[CometTruth],
+    comets: list[CometResult],
+    false: list[Candidate],
+    true_ids: set[str],
+    by_day: dict[tuple[str, str], list[Candidate]],
+    detectors: Sequence[str],
+    t_start: datetime,
+    days: int,
+) -> list[DayResult]:
     day_results = []
     for det in detectors:
         det = det.lower()
@@ -457,9 +497,7 @@ def _score(truth, candidates: list[Candidate], detectors, t_start: datetime, day
             day_results.append(
                 DayResult(det, d, len(lst), n_false, len(present), len(found_today), top)
             )
-    best_ids = {hit[0].id for hit in best.values()}
-    duplicates = len(true_ids - best_ids)
-    return comets, day_results, false, duplicates
+    return day_results
 
 
 def format_report(report: EvaluationReport) -> str:
@@ -499,10 +537,10 @@ def format_report(report: EvaluationReport) -> str:
         )
     if r.false_candidates:
         lines += ["", "  strongest false candidates:"]
-        for c in sorted(r.false_candidates, key=lambda c: -c.score)[:5]:
+        for fc in sorted(r.false_candidates, key=lambda fc: -fc.score)[:5]:
             lines.append(
-                f"    {c.id}  score {c.score:.1f}  frames {c.n_frames}  speed {c.speed:.1f} px/h"
-                f"  inward {c.inward:.2f}  rms {c.rms:.2f}"
+                f"    {fc.id}  score {fc.score:.1f}  frames {fc.n_frames}  speed {fc.speed:.1f} px/h"
+                f"  inward {fc.inward:.2f}  rms {fc.rms:.2f}"
             )
     lines += [
         "",

@@ -131,7 +131,7 @@ def strip_png(strip: np.ndarray, path: str | Path | None = None, *, scale: int =
 
     img = Image.fromarray(strip, mode="L")
     if scale > 1:
-        img = img.resize((strip.shape[1] * scale, strip.shape[0] * scale), Image.NEAREST)
+        img = img.resize((strip.shape[1] * scale, strip.shape[0] * scale), Image.Resampling.NEAREST)
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=False)
     data = buf.getvalue()

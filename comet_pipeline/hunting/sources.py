@@ -206,7 +206,7 @@ def detect_sources(
     # filters cost more than the whole rest of the detector.
     floor = _tile_floor(level_tiles + threshold * noise_tiles, tile, num.shape)
     iy, ix = np.nonzero(valid & (num > floor))
-    iy, ix = _local_maxima(num, valid, iy, ix)
+    iy, ix = _local_maxima(num, iy, ix)
     lev = _grid_at(level_tiles, tile, ix.astype(float), iy.astype(float))
     sig = _grid_at(noise_tiles, tile, ix.astype(float), iy.astype(float))
     f = num[iy, ix].astype(np.float64) - lev  # response above the local level
@@ -279,9 +279,7 @@ def _near_regions(
     return near
 
 
-def _local_maxima(
-    f: np.ndarray, valid: np.ndarray, iy: np.ndarray, ix: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _local_maxima(f: np.ndarray, iy: np.ndarray, ix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Keep the pixels that are >= all 8 neighbours (ties broken towards the first pixel).
 
     Neighbours are tested one at a time on the survivors, so the cost falls off quickly.

@@ -72,6 +72,25 @@ def _stamp(img: np.ndarray, x: float, y: float, amp: float, sigma: float, r: int
     img[y0:y1, x0:x1] += amp * g
 
 
+def _add_cosmic_rays(img: np.ndarray, rng: np.random.Generator, count: int) -> None:
+    n = img.shape[0]
+    for _ in range(count):
+        x, y = rng.integers(0, n, 2)
+        img[y, x] += rng.uniform(6.0, 200.0)
+        if rng.uniform() < 0.3:  # a two-pixel hit
+            img[y, min(x + 1, n - 1)] += rng.uniform(3.0, 50.0)
+
+
+def _add_cme_front(img: np.ndarray, radius: float, rr: np.ndarray, ang: np.ndarray) -> None:
+    """A bright arc at ``radius`` from the centre (``rr``/``ang``: each pixel's polar coords)."""
+    c = (img.shape[0] - 1) / 2.0
+    front = np.exp(-0.5 * ((rr - radius) / 6.0) ** 2) * (np.abs(ang - 0.8) < 0.6)
+    img += (8.0 * front).astype(np.float32)
+    for j in range(6):  # bright knots in the front
+        a = 0.3 + 0.2 * j
+        _stamp(img, c + radius * np.cos(a), c + radius * np.sin(a), 12.0, 2.5, r=8)
+
+
 def synth_frames(cfg: SynthConfig) -> tuple[list[HuntFrame], SynthTruth]:
     """Frames (NaN-masked float32, unit noise) and the comets' true positions per frame."""
     rng = np.random.default_rng(cfg.seed)
@@ -106,19 +125,11 @@ def synth_frames(cfg: SynthConfig) -> tuple[list[HuntFrame], SynthTruth]:
             _stamp(img, x, y, comet.amplitude, cfg.psf_sigma)
             if 0 <= x < n and 0 <= y < n:
                 comets[i].append((name, x, y))
-        for _ in range(cfg.cosmic_rays):
-            x, y = rng.integers(0, n, 2)
-            img[y, x] += rng.uniform(6.0, 200.0)
-            if rng.uniform() < 0.3:  # a two-pixel hit
-                img[y, min(x + 1, n - 1)] += rng.uniform(3.0, 50.0)
+        _add_cosmic_rays(img, rng, cfg.cosmic_rays)
         if cfg.cme:
-            radius = cfg.occulter_radius + 25.0 * (k + 1)
-            ang = np.arctan2(yy - c, xx - c)
-            front = np.exp(-0.5 * ((rr - radius) / 6.0) ** 2) * (np.abs(ang - 0.8) < 0.6)
-            img += (8.0 * front).astype(np.float32)
-            for j in range(6):  # bright knots in the front
-                a = 0.3 + 0.2 * j
-                _stamp(img, c + radius * np.cos(a), c + radius * np.sin(a), 12.0, 2.5, r=8)
+            _add_cme_front(
+                img, cfg.occulter_radius + 25.0 * (k + 1), rr, np.arctan2(yy - c, xx - c)
+            )
         if cfg.planet:
             px, py = 0.8 * n + 0.3 * k, 0.3 * n
             _stamp(img, px, py, 3000.0, 2.0, r=10)

@@ -112,8 +112,8 @@ def star_masks(
         return trees[j]
 
     for i, s in enumerate(sources):
-        if known is not None and known[i] is not None:
-            out.append(known[i])
+        if known is not None and (cached := known[i]) is not None:
+            out.append(cached)
             continue
         n = len(s)
         flagged = np.zeros(n, dtype=bool)
@@ -226,14 +226,15 @@ class _Linker:
         motion relative to the stars and seed SNR, then extrapolated to the next frames;
         only pairs that land on a source there reach the (Python) track growing.
         """
-        si, sj = self.m[i], self.m[j]
+        si, sj, tree_j = self.m[i], self.m[j], self.trees[j]
         dt = float(self.h[j] - self.h[i])
-        if len(si) == 0 or len(sj) == 0 or not 0 < dt <= self.c.max_gap_hours:
+        # tree_j is None exactly when sj is empty
+        if len(si) == 0 or tree_j is None or not 0 < dt <= self.c.max_gap_hours:
             return []
         ok_a = np.nonzero((si.snr >= self.c.seed_snr) & ~self.used[i])[0]
         if ok_a.size == 0:
             return []
-        lists = self.trees[j].query_ball_point(si.xy[ok_a], self.p.max_speed * dt)
+        lists = tree_j.query_ball_point(si.xy[ok_a], self.p.max_speed * dt)
         counts = np.fromiter((len(x) for x in lists), dtype=int, count=len(lists))
         if counts.sum() == 0:
             return []
@@ -255,10 +256,11 @@ class _Linker:
             dtk = float(self.h[k] - self.h[j])
             if dtk > self.c.max_gap_hours:
                 break
-            if self.trees[k] is None:
+            tree_k = self.trees[k]
+            if tree_k is None:
                 continue
             pred = sj.xy[ib] + v * dtk
-            d, _ = self.trees[k].query(pred, distance_upper_bound=self.p.link_radius)
+            d, _ = tree_k.query(pred, distance_upper_bound=self.p.link_radius)
             third |= np.isfinite(d)
         ia, ib = ia[third], ib[third]
         order = np.argsort(-(si.snr[ia] + sj.snr[ib]))
@@ -287,10 +289,11 @@ class _Linker:
                 continue
             px, py, speed = self._predict(pts, self.h[k], forward=forward)
             hit = None
-            if self.trees[k] is not None:
+            tree_k = self.trees[k]
+            if tree_k is not None:
                 # a little slack for acceleration, growing with the extrapolation time
                 reach = self.p.link_radius + 0.05 * speed * abs(self.h[k] - self.h[edge])
-                d, b = self.trees[k].query([px, py], distance_upper_bound=reach)
+                d, b = tree_k.query([px, py], distance_upper_bound=reach)
                 if np.isfinite(d) and not self.used[k][b]:
                     hit = int(b)
             if hit is None:

@@ -98,7 +98,9 @@ def card_images(header: fits.Header) -> list[str]:
     return [c.image for c in header.cards if c.keyword not in _STRUCTURAL]
 
 
-def with_cards(images: Sequence[str], *, bunit: str | None = None, history: Iterable[str] = ()):
+def with_cards(
+    images: Sequence[str], *, bunit: str | None = None, history: Iterable[str] = ()
+) -> list[str]:
     """Card images with BUNIT replaced and HISTORY lines appended (no Header round trip)."""
     out = list(images)
     if bunit is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -237,7 +237,7 @@ class FrameProcessor:
         # overlaps the background and difference arithmetic. Each file has one writer and
         # every write is atomic; process() returns only after all of them finished.
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="imaging-write") as pool:
-            jobs = []
+            jobs: list[Future[Path | None]] = []
             cal_cards: list[str] = []
 
             def write_calibrated(calibrated: Calibrated) -> None:
@@ -289,7 +289,7 @@ class FrameProcessor:
                         max_gap=self.max_gap,
                     )  # fmt: skip
             diff_path = diff_png = None
-            if diff is not None:
+            if diff is not None and previous is not None:  # a difference needs a previous
                 gap_min = (now - previous.observed_at).total_seconds() / 60
                 diff_cards = with_cards(
                     cal_cards,

@@ -34,7 +34,9 @@ def _load(source: FrameSource, size: int, roll_deg: float) -> Image.Image:
         return resize(im.convert("L"), size)
 
 
-def _burn(image: Image.Image, text: str, font: ImageFont.ImageFont) -> Image.Image:
+def _burn(
+    image: Image.Image, text: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont
+) -> Image.Image:
     draw = ImageDraw.Draw(image)
     left, top, right, bottom = draw.textbbox((6, 4), text, font=font)
     draw.rectangle((left - 3, top - 2, right + 3, bottom + 2), fill=0)

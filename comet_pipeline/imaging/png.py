@@ -27,10 +27,16 @@ THUMB_SIZE = 256
 COMPRESS_LEVEL = 1
 
 
-def atomic_save(image: Image.Image, path: Path, **params: object) -> Path:
+def atomic_save(
+    image: Image.Image,
+    path: Path,
+    *,
+    format: str = "PNG",  # Pillow's own keyword for it
+    **params: object,
+) -> Path:
     """Save a Pillow image (e.g. an animation) atomically."""
     buffer = io.BytesIO()
-    image.save(buffer, format=params.pop("format", "PNG"), **params)
+    image.save(buffer, format=format, **params)
     return atomic_write(path, [buffer.getvalue()])
 
 

@@ -39,7 +39,7 @@ def build_playback(
         result.frames[detector] = frames
         if frames:
             result.animations[detector] = write_playback(
-                [(f.observed_at, Path(f.preview_path)) for f in frames],
+                [(f.observed_at, Path(p)) for f in frames if (p := f.preview_path)],
                 playback_path(products_dir, detector, day),
                 detector=detector.value,
             )

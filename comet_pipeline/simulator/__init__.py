@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> Any:  # noqa: ANN401  PEP 562: a class or a function, by name
     """Import a public name's module on first use."""
     module = _WHERE.get(name)
     if module is None:

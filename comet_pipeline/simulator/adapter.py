@@ -58,15 +58,16 @@ class SimAdapter(BaseAdapter):
         self,
         request: requests.PreparedRequest,
         stream: bool = False,
-        timeout: object = None,
-        verify: object = True,
-        cert: object = None,
-        proxies: object = None,
+        # requests passes these by keyword; an in-process transport has no use for them.
+        timeout: object = None,  # noqa: ARG002
+        verify: object = True,  # noqa: ARG002
+        cert: object = None,  # noqa: ARG002
+        proxies: object = None,  # noqa: ARG002
     ) -> requests.Response:
         url = request.url or ""
         path = self.server_path(url)
         if path is None:
-            reply = Reply(404, error_page(404, url), {"Content-Type": "text/html"})
+            reply = Reply(404, error_page(404), {"Content-Type": "text/html"})
             reply.headers["Content-Length"] = str(len(reply.body))
         else:
             reply = self.router.handle(path)
@@ -78,11 +79,12 @@ class SimAdapter(BaseAdapter):
         body = b"" if request.method == "HEAD" else reply.sent_body
         if request.method == "HEAD":
             headers["Content-Length"] = reply.headers.get("Content-Length", "0")
+        reason = _REASONS.get(reply.status, "OK")
         raw = HTTPResponse(
             body=io.BytesIO(body),
             headers=headers,
             status=reply.status,
-            reason=_REASONS.get(reply.status, "OK"),
+            reason=reason,
             preload_content=False,
             decode_content=False,
             enforce_content_length=request.method != "HEAD",
@@ -93,11 +95,12 @@ class SimAdapter(BaseAdapter):
         response.status_code = reply.status
         response.headers = CaseInsensitiveDict(headers)
         response.raw = raw
-        response.reason = raw.reason
+        response.reason = reason
         response.url = url
         response.request = request
         response.encoding = get_encoding_from_headers(response.headers)
-        response.connection = self
+        # requests annotates this HTTPAdapter, but only uses the BaseAdapter interface.
+        response.connection = self  # type: ignore[assignment]
         if not stream:
             _ = response.content  # like HTTPAdapter: read now unless streaming
         return response

@@ -31,7 +31,7 @@ def simulated_client(
     sim_archive: SimArchive | None = None,
     sim_seed: int | None = None,
     sim_clock: Callable[[], datetime] | None = None,
-    **kwargs: Any,
+    **kwargs: Any,  # noqa: ANN401  ArchiveClient options, checked by its signature
 ) -> ArchiveClient:
     """A client whose session serves ``sim://`` from a simulated archive.
 

@@ -142,7 +142,8 @@ def _comets_born(config: SimConfig, day: date, detector: Detector) -> tuple[Come
                 seconds=float(rng.uniform(0.0, 86400.0))
             )
             xs, ys, r0 = _track(optics, rng, group)
-            snr0 = math.exp(rng.uniform(*(math.log(v) for v in config.comet_snr_range)))
+            lo, hi = config.comet_snr_range
+            snr0 = math.exp(rng.uniform(math.log(lo), math.log(hi)))
             exptime = 25.1 if detector is Detector.C2 else 18.1
             # noise of the scene at entry with average streamer modulation (~1)
             trans = float(transmission_at(optics, np.array([xs[0]]), np.array([ys[0]]))[0])

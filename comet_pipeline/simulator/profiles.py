@@ -34,12 +34,12 @@ class SkyProfile:
     doc: str
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
-    def config(self, seed: int = 0, **overrides: Any) -> SimConfig:
+    def config(self, seed: int = 0, **overrides: Any) -> SimConfig:  # noqa: ANN401  SimConfig fields of many types
         """The profile's SimConfig for ``seed``; ``overrides`` win over the profile's values."""
         return SimConfig(**{"seed": seed, "profile": self.name, **self.overrides, **overrides})
 
 
-def _profile(name: str, doc: str, **overrides: Any) -> SkyProfile:
+def _profile(name: str, doc: str, **overrides: Any) -> SkyProfile:  # noqa: ANN401  SimConfig fields
     return SkyProfile(name, doc, MappingProxyType(overrides))
 
 
@@ -129,7 +129,7 @@ def get_profile(name: str) -> SkyProfile:
         raise ValueError(f"unknown sky profile {name!r}; valid profiles: {valid}") from None
 
 
-def profile_config(name: str, seed: int = 0, **overrides: Any) -> SimConfig:
+def profile_config(name: str, seed: int = 0, **overrides: Any) -> SimConfig:  # noqa: ANN401  SimConfig fields
     """SimConfig of profile ``name`` for ``seed``; ``overrides`` (SimConfig fields) win."""
     unknown = set(overrides) - {f.name for f in fields(SimConfig)}
     if unknown:

@@ -22,7 +22,7 @@ from astropy.io import fits
 
 from comet_pipeline.domain.models import Detector
 from comet_pipeline.simulator._rng import rng_for
-from comet_pipeline.simulator.comets import comet_sources, comets_near, noise_sigma
+from comet_pipeline.simulator.comets import Comet, comet_sources, comets_near, noise_sigma
 from comet_pipeline.simulator.config import SimConfig
 from comet_pipeline.simulator.detector_effects import dark_rate, ring_rate, storm_factor
 from comet_pipeline.simulator.operations import SimObservation
@@ -103,7 +103,9 @@ def field_stars(
         if left < 1.0:
             keep = _star_keys(lp) < left
             lx, ly, lp = lx[keep], ly[keep], lp[keep]
-        xs.append(lx), ys.append(ly), ps.append(lp)
+        xs.append(lx)
+        ys.append(ly)
+        ps.append(lp)
         layer, left = layer + 1, left - 1.0
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(ps)
 
@@ -132,13 +134,17 @@ def scene_rate(config: SimConfig, detector: Detector, mid: datetime) -> np.ndarr
     xs, ys, ps = [], [], []
     if config.stars:
         x, y, p = field_stars(config, detector, mid)
-        xs.append(x), ys.append(y), ps.append(p)
+        xs.append(x)
+        ys.append(y)
+        ps.append(p)
     if config.comets:
         for comet in comets_near(config, mid, detector):
             pos = comet.position(mid)
             if pos is not None:
                 x, y, p = comet_sources(comet, pos[0], pos[1], comet.rate(*pos))
-                xs.append(x), ys.append(y), ps.append(p)
+                xs.append(x)
+                ys.append(y)
+                ps.append(p)
     if xs:
         x, y, p = np.concatenate(xs), np.concatenate(ys), np.concatenate(ps)
         x, y = sky_to_array(optics, x, y, config.roll_deg)
@@ -256,7 +262,7 @@ def _header_cards(config: SimConfig, obs: SimObservation, data: np.ndarray | Non
     t = obs.observed_at
     readout = t + timedelta(seconds=obs.exptime + READOUT_S)
     if data is None:  # only the card count matters (for sizes)
-        stats = dict.fromkeys(("min", "max", "zer", "sat", "avg", "sig"), 0)
+        stats: dict[str, float] = dict.fromkeys(("min", "max", "zer", "sat", "avg", "sig"), 0)
         pct = [0] * 9
     else:
         flat = data.ravel()
@@ -381,7 +387,7 @@ def fits_size(obs: SimObservation) -> int:
 
 
 def comet_frame_truth(
-    config: SimConfig, comet, obs: SimObservation
+    config: SimConfig, comet: Comet, obs: SimObservation
 ) -> tuple[float, float, float] | None:
     """(x, y, peak_snr) of ``comet`` in ``obs`` (full-res px), or None when not visible.
 

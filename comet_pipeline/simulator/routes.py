@@ -53,7 +53,7 @@ _REASONS = {
 }
 
 
-def error_page(status: int, path: str) -> bytes:
+def error_page(status: int) -> bytes:
     reason = _REASONS.get(status, "Error")
     text = (
         '<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n'
@@ -101,22 +101,22 @@ class Router:
 
     def _route(self, path: str, decision: Decision) -> Reply:
         if decision.status is not None:
-            return self._error(decision.status, path)
+            return self._error(decision.status)
         if path == SCHEDULE_PATH:
             return self._ok(self.archive.schedule_html().encode(), "text/html; charset=UTF-8")
         root = LEVEL05_ROOT + "/"
         if not path.startswith(root):
-            return self._error(404, path)
+            return self._error(404)
         m = _DAY_PATH.fullmatch(path[len(root) :])
         day = _parse_day(m.group(1)) if m else None
         if m is None or day is None:
-            return self._error(404, path)
+            return self._error(404)
         detector = Detector(m.group(2))
         rest = m.group(3)
         if not self.archive.has_directory(day, detector):
-            return self._error(404, path)
+            return self._error(404)
         if rest is None:
-            return Reply(301, error_page(301, path), redirect_slash=True)
+            return Reply(301, error_page(301), redirect_slash=True)
         if rest == "/":
             extra = HOSTILE_NAMES if self.faults.hostile_names else ()
             page = self.archive.listing_html(day, detector, directory=path, extra_names=extra)
@@ -125,11 +125,11 @@ class Router:
         if name == "img_hdr.txt":
             return self._ok(self._img_hdr(day, detector).encode(), "text/plain; charset=UTF-8")
         if not _FTS.fullmatch(name):
-            return self._error(404, path)
+            return self._error(404)
         obs = self.archive.observation(day, detector, name)
         body = self.archive.fits_bytes(day, detector, name)
         if obs is None or body is None:
-            return self._error(404, path)
+            return self._error(404)
         if decision.corrupt:
             body = corrupt_fits(body)
         reply = self._ok(body, "application/fits")
@@ -149,7 +149,5 @@ class Router:
         return Reply(200, body, {"Content-Type": content_type})
 
     @staticmethod
-    def _error(status: int, path: str) -> Reply:
-        return Reply(
-            status, error_page(status, path), {"Content-Type": "text/html; charset=iso-8859-1"}
-        )
+    def _error(status: int) -> Reply:
+        return Reply(status, error_page(status), {"Content-Type": "text/html; charset=iso-8859-1"})

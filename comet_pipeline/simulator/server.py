@@ -26,6 +26,7 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     protocol_version = "HTTP/1.1"
     router: Router  # set on the subclass made per server
+    server: ThreadingHTTPServer  # what serves it (BaseRequestHandler types it BaseServer)
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         self._answer(send_body=True)
@@ -42,7 +43,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         if reply.redirect_slash:
             addr = self.server.server_address
-            host = self.headers.get("Host") or f"{addr[0]}:{addr[1]}"
+            host = self.headers.get("Host") or f"{str(addr[0])}:{addr[1]}"
             self.send_header("Location", f"http://{host}{self.path.split('?', 1)[0]}/")
         if reply.truncate:
             self.send_header("Connection", "close")

@@ -429,7 +429,7 @@ def modulation(
     r_rel = (r / np.float32(optics.occulter_px)).astype(np.float32)
     theta = _sky_theta(theta, roll_deg)
     s0, s1 = streamers_for_day(seed, d0), streamers_for_day(seed, d0 + 1)
-    out = (1 - f) * _streamer_field(s0, r_rel, theta, streamer_scale)
+    out: np.ndarray = (1 - f) * _streamer_field(s0, r_rel, theta, streamer_scale)
     out += f * _streamer_field(s1, r_rel, theta, streamer_scale)
     if with_cmes:
         for day in (d0 - 1, d0):

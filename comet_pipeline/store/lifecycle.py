@@ -497,7 +497,7 @@ class LifecycleStore:
         reason: str | None = None,
         expected: FileState | None = None,
         owner: str | None = None,
-        **fields: Any,
+        **fields: Any,  # noqa: ANN401  column values (text, numbers, datetimes), checked against TRANSITION_FIELDS
     ) -> bool:
         """Compare-and-swap ``name`` into ``target``; append the audit row; True if applied.
 

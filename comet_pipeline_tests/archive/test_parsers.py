@@ -248,12 +248,13 @@ def test_listing_fall_back_2024_11_03() -> None:
     got = [e.modified_at for e in parse_listing(html).items]
     assert got == [utc(2024, 11, 3, 4, 59), utc(2024, 11, 3, 6, 30), utc(2024, 11, 3, 7, 0)]
     # Whatever fold the caller passes, the later reading wins: never earlier than the truth.
+    # (eastern_to_utc takes naive wall-clock times, hence the DTZ001 exemptions.)
     for fold in (0, 1):
-        local = datetime(2024, 11, 3, 1, 30, fold=fold)
+        local = datetime(2024, 11, 3, 1, 30, fold=fold)  # noqa: DTZ001
         assert eastern_to_utc(local) == utc(2024, 11, 3, 6, 30)
     # An observation at 05:40Z (01:40 EDT) that arrived at 06:10Z (01:10 EST) must not
     # appear to have arrived before it was taken.
-    assert eastern_to_utc(datetime(2024, 11, 3, 1, 10)) >= utc(2024, 11, 3, 6, 10)
+    assert eastern_to_utc(datetime(2024, 11, 3, 1, 10)) >= utc(2024, 11, 3, 6, 10)  # noqa: DTZ001
 
 
 def test_listing_hostile_and_broken_entries_are_reported() -> None:

@@ -27,7 +27,7 @@ def test_input_not_modified_and_float_input():
 
 
 def test_bad_exposure_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="exposure time must be positive"):
         calibrate(np.ones((2, 2)), offset=0.0, exptime=0.0)
 
 

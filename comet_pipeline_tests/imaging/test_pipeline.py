@@ -161,7 +161,7 @@ def test_radial_fallback_selectable(tmp_path):
     bgsub = fits.getdata(out.background_path)
     x, y = 650, 300
     assert bgsub[y, x] > 10  # the source survives the radial model too
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="fallback must be 'self' or 'radial'"):
         FrameProcessor(tmp_path, fallback="nothing")
 
 

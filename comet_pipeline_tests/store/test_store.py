@@ -139,7 +139,8 @@ def test_timestamps_round_trip_as_utc(store):
     assert raw[1].endswith("+00:00")
     assert store.transitions_for("tz.fts")[0]["at"] == observed
     with pytest.raises(ValueError, match="naive"):
-        store.register_files([archive_file("naive.fts", datetime(2025, 3, 1))], now=T0)
+        # naive on purpose: the store must refuse it
+        store.register_files([archive_file("naive.fts", datetime(2025, 3, 1))], now=T0)  # noqa: DTZ001
     assert store.get_file("naive.fts") is None  # the failed batch rolled back
 
 
@@ -293,7 +294,7 @@ def test_claim_filters_and_order(store):
         == c3[2].name
     )
     assert store.claim(target=FileState.PROCESSING, owner="w", now=T0) == []
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="claim target must be one of"):
         store.claim(target=FileState.READY, owner="w", now=T0)
     rest = store.claim(target=FileState.DOWNLOADING, owner="w", now=T0)
     assert len(rest) == 13 - 4 and [r.observed_at for r in rest] == sorted(

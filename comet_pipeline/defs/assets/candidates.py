@@ -8,13 +8,15 @@ from dagster import (
     AssetCheckSpec,
     AssetDep,
     AssetExecutionContext,
+    AssetsDefinition,
+    HourlyPartitionsDefinition,
     MaterializeResult,
     MetadataValue,
     TimeWindowPartitionMapping,
     asset,
 )
 
-from comet_pipeline.defs.metadata import inline_image
+from comet_pipeline.defs.metadata import Metadata, inline_image
 from comet_pipeline.defs.partitions import HOURLY_BACKFILL
 from comet_pipeline.defs.resources import ClockResource, FileTreeResource, StoreResource
 from comet_pipeline.hunting.hunter import DEFAULT_CONFIG
@@ -28,7 +30,9 @@ SPAM_PER_DETECTOR_DAY = 3
 TOP_SHOWN = 3
 
 
-def build_candidates_asset(settings: Settings, hourly):
+def build_candidates_asset(
+    settings: Settings, hourly: HourlyPartitionsDefinition
+) -> AssetsDefinition:
     window_hours = int(HUNT_WINDOW / timedelta(hours=1))
 
     @asset(
@@ -65,7 +69,7 @@ def build_candidates_asset(settings: Settings, hourly):
             settings.detectors,
             now=clock.now(),
         )
-        metadata: dict[str, object] = {
+        metadata: Metadata = {
             "elapsed_s": round(result.elapsed_s, 2),
             "candidates_updated": len(result.candidates),
             "new_candidates_updated": len(result.new_candidates),

@@ -1,5 +1,6 @@
 """Ingestion assets: downlink slots, discovered files, downloaded files, processed frames."""
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from dagster import (
@@ -10,14 +11,18 @@ from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
     Backoff,
+    DailyPartitionsDefinition,
+    HourlyPartitionsDefinition,
     Jitter,
     MaterializeResult,
     RetryPolicy,
+    TimeWindow,
     TimeWindowPartitionMapping,
     asset,
 )
 
 from comet_pipeline.defs.metadata import (
+    Metadata,
     files_table,
     inline_image,
     state_counts_metadata,
@@ -30,13 +35,13 @@ from comet_pipeline.defs.resources import (
     FileTreeResource,
     StoreResource,
 )
-from comet_pipeline.domain import FileState, SlotState
+from comet_pipeline.domain import Detector, FileState, SlotState
 from comet_pipeline.imaging.pipeline import FrameProcessor
 from comet_pipeline.ingest.discover import discover_window
 from comet_pipeline.ingest.download import download_window
-from comet_pipeline.ingest.process import process_window
+from comet_pipeline.ingest.process import Progress, process_window
 from comet_pipeline.ingest.recover import recover_leases
-from comet_pipeline.ingest.results import LatencyStats
+from comet_pipeline.ingest.results import LatencyStats, StepResult
 from comet_pipeline.ingest.slots import listed_arrivals, scheduled_slots, sync_slots
 from comet_pipeline.settings import Settings
 
@@ -49,7 +54,9 @@ ARCHIVE_RETRY = RetryPolicy(
 )
 
 
-def build_ingest_assets(settings: Settings, hourly, daily) -> list[AssetsDefinition]:
+def build_ingest_assets(
+    settings: Settings, hourly: HourlyPartitionsDefinition, daily: DailyPartitionsDefinition
+) -> list[AssetsDefinition]:
     detectors = settings.detectors
 
     @asset(
@@ -223,7 +230,7 @@ def build_ingest_assets(settings: Settings, hourly, daily) -> list[AssetsDefinit
     return [downlink_slots, discovered_files, downloaded_files, processed_frames]
 
 
-def _log_progress(context: AssetExecutionContext, what: str):
+def _log_progress(context: AssetExecutionContext, what: str) -> Progress:
     """A progress callback that logs every tenth file to the run's log in the UI."""
 
     def report(done: int, total: int) -> None:
@@ -239,7 +246,9 @@ def _frame_has_signal(stats: dict[str, float]) -> bool:
     return masked < 0.999 and sigma is not None and sigma == sigma and sigma > 0
 
 
-def _window_metadata(store: StoreResource, result, window, detectors) -> dict[str, object]:
+def _window_metadata(
+    store: StoreResource, result: StepResult, window: TimeWindow, detectors: Sequence[Detector]
+) -> Metadata:
     records = [r for d in detectors for r in store.get().files_between(d, window.start, window.end)]
     records.sort(key=lambda r: (r.observed_at, r.name))
     counts = {s: sum(1 for r in records if r.state is s) for s in FileState}

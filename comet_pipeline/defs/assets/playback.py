@@ -1,13 +1,21 @@
 """The daily playback animation: the day's frames in time order, per detector."""
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    DailyPartitionsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
+from comet_pipeline.defs.metadata import Metadata
 from comet_pipeline.defs.resources import FileTreeResource, StoreResource
 from comet_pipeline.ingest.playback import build_playback
 from comet_pipeline.settings import Settings
 
 
-def build_playback_asset(settings: Settings, daily):
+def build_playback_asset(settings: Settings, daily: DailyPartitionsDefinition) -> AssetsDefinition:
     @asset(
         partitions_def=daily,
         group_name="products",
@@ -20,7 +28,7 @@ def build_playback_asset(settings: Settings, daily):
     ) -> MaterializeResult:
         day = context.partition_time_window.start.date()
         result = build_playback(store.get(), files.layout.products_dir, day, settings.detectors)
-        metadata: dict[str, object] = {"elapsed_s": round(result.elapsed_s, 2)}
+        metadata: Metadata = {"elapsed_s": round(result.elapsed_s, 2)}
         for detector, frames in result.frames.items():
             metadata[f"{detector.value}/frames"] = len(frames)
             if detector in result.animations:
