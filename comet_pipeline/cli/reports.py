@@ -144,17 +144,17 @@ def demo_summary_text(
         c for d in settings.detectors for c in store.candidates(d.value, since=start, until=end)
     ]
     candidates = sorted(
-        (c for c in found if not c.get("known")), key=lambda c: c["score"] or 0.0, reverse=True
+        (c for c in found if not c.known), key=lambda c: c.score or 0.0, reverse=True
     )
-    known = sorted({str(c["known"]) for c in found if c.get("known")})
+    known = sorted({c.known for c in found if c.known})
     if known:
         out.append(f"Known objects seen (not candidates): {', '.join(known)}")
     if candidates:
         out.append(f"Comet candidates: {len(candidates)} (best first)")
         for c in candidates[:3]:
             out.append(
-                f"  {c['id']}  {c['detector'].upper()}  {c['n_frames']} frames  "
-                f"score {c['score']:.2f}  SNR {c['snr']:.1f}  cutouts: {c['cutout_path']}"
+                f"  {c.id}  {c.detector.upper()}  {c.n_frames} frames  "
+                f"score {c.score or 0.0:.2f}  SNR {c.snr or 0.0:.1f}  cutouts: {c.cutout_path}"
             )
     else:
         out.append("Comet candidates: none in this window.")

@@ -1,6 +1,15 @@
 """Domain vocabulary: states, transitions, and records. Imports nothing of ours; no I/O."""
 
-from comet_pipeline.domain.models import ArchiveFile, Detector, FileRecord, FitsInfo, Frame, Slot
+from comet_pipeline.domain.models import (
+    ArchiveFile,
+    CandidateRecord,
+    DetectionRecord,
+    Detector,
+    FileRecord,
+    FitsInfo,
+    Frame,
+    Slot,
+)
 from comet_pipeline.domain.states import (
     FILE_TRANSITIONS,
     SLOT_TRANSITIONS,
@@ -15,6 +24,8 @@ __all__ = [
     "SLOT_TRANSITIONS",
     "TERMINAL_FILE_STATES",
     "ArchiveFile",
+    "CandidateRecord",
+    "DetectionRecord",
     "Detector",
     "FileRecord",
     "FileState",

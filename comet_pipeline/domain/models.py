@@ -108,6 +108,38 @@ class Frame:
 
 
 @dataclass(frozen=True)
+class CandidateRecord:
+    """A comet candidate as the store keeps it (the hunter's Candidate, flattened)."""
+
+    id: str
+    detector: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+    n_frames: int
+    score: float | None
+    snr: float | None
+    speed_px_per_hour: float | None
+    direction_deg: float | None
+    status: str
+    report_text: str | None
+    cutout_path: str | None
+    known: str | None = None  # "known: <planet>": shown, never a new candidate or spam
+    updated_at: datetime | None = None  # set by the store when written
+
+
+@dataclass(frozen=True)
+class DetectionRecord:
+    """One detection of a stored candidate: FITS array pixels (x = column, y = row)."""
+
+    file: str
+    observed_at: datetime
+    x: float
+    y: float
+    flux: float | None = None
+    snr: float | None = None
+
+
+@dataclass(frozen=True)
 class FitsInfo:
     """A LASCO FITS header normalised across level 0.5 and level 1.
 

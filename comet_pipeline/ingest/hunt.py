@@ -75,7 +75,22 @@ def _plate_scale_arcsec(header: fits.Header) -> float | None:
 
 
 def cutout_path(products_dir: Path, candidate: Candidate) -> Path:
-    return products_dir / "candidates" / candidate.detector / f"{candidate.id}.png"
+    return _cutout_path(products_dir, candidate.detector, candidate.id)
+
+
+def _cutout_path(products_dir: Path, detector: str, candidate_id: str) -> Path:
+    return products_dir / "candidates" / detector / f"{candidate_id}.png"
+
+
+def remove_cutouts(products_dir: Path, detector: Detector, ids: set[str]) -> int:
+    """Delete the cutout strips of candidates merged into another; returns how many."""
+    removed = 0
+    for cid in ids:
+        path = _cutout_path(products_dir, detector.value, cid)
+        if path.exists():
+            path.unlink()
+            removed += 1
+    return removed
 
 
 def hunt_window(
@@ -142,6 +157,7 @@ def _hunt_detector(
     if hunter is not None:
         result.stats[detector] = hunter.stats
         store.delete_candidates(hunter.absorbed)
+        remove_cutouts(products_dir, detector, hunter.absorbed)  # no strip outlives its row
         result.merged_away += sorted(hunter.absorbed)
         result.candidates += [c for cid, c in touched.items() if cid not in hunter.absorbed]
 
@@ -156,7 +172,7 @@ def _stored_candidates(
     """Candidates already in the store that this hunt may update (their ids are kept)."""
     return [
         candidate_from_rows(
-            row, store.detections_for(row["id"]), sun=frame.sun(), roll_deg=frame.roll_deg
+            row, store.detections_for(row.id), sun=frame.sun(), roll_deg=frame.roll_deg
         )
         for row in store.candidates(
             detector=detector.value, since=since - MERGE_HORIZON, until=until

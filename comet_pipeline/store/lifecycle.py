@@ -25,6 +25,8 @@ import sqlite_utils
 
 from comet_pipeline.domain import (
     ArchiveFile,
+    CandidateRecord,
+    DetectionRecord,
     Detector,
     FileRecord,
     FileState,
@@ -99,7 +101,6 @@ CANDIDATE_COLUMNS = (
     "known",
 )
 _CANDIDATE_TIMES = ("first_seen_at", "last_seen_at", "updated_at")
-DETECTION_COLUMNS = ("file", "observed_at", "x", "y", "flux", "snr")
 
 
 @dataclass
@@ -204,11 +205,22 @@ def _frame(row: sqlite3.Row) -> Frame:
     )
 
 
-def _candidate(row: sqlite3.Row) -> dict[str, Any]:
-    out = dict(row)
+def _candidate(row: sqlite3.Row) -> CandidateRecord:
+    values = {k: row[k] for k in CANDIDATE_COLUMNS}
     for key in _CANDIDATE_TIMES:
-        out[key] = _dt(out[key])
-    return out
+        values[key] = _dt(values[key])
+    return CandidateRecord(**values)
+
+
+def _detection(row: sqlite3.Row) -> DetectionRecord:
+    return DetectionRecord(
+        file=row["file"],
+        observed_at=from_iso(row["observed_at"]),
+        x=float(row["x"]),
+        y=float(row["y"]),
+        flux=row["flux"],
+        snr=row["snr"],
+    )
 
 
 class LifecycleStore:
@@ -917,18 +929,13 @@ class LifecycleStore:
 
     # -- candidates --------------------------------------------------------------------------
 
-    def upsert_candidate(
-        self, candidate: Mapping[str, Any], *, now: datetime | None = None
-    ) -> None:
-        """Insert or update a candidate by its stable ``id``; datetimes become ISO text."""
-        unknown = set(candidate) - set(CANDIDATE_COLUMNS)
-        if unknown:
-            raise TypeError(f"unknown candidate columns: {sorted(unknown)}")
-        values = dict(candidate)
-        values.setdefault("updated_at", now if now is not None else utcnow())
+    def upsert_candidate(self, candidate: CandidateRecord, *, now: datetime | None = None) -> None:
+        """Insert or update a candidate by its stable ``id``; ``updated_at`` is ``now``."""
+        values: dict[str, object] = {c: getattr(candidate, c) for c in CANDIDATE_COLUMNS}
+        values["updated_at"] = candidate.updated_at or (now if now is not None else utcnow())
         for key in _CANDIDATE_TIMES:
             if isinstance(values.get(key), datetime):
-                values[key] = to_iso(values[key])
+                values[key] = to_iso(values[key])  # type: ignore[arg-type]  # checked just above
         names = ", ".join(values)
         placeholders = ", ".join(f":{c}" for c in values)
         updates = ", ".join(f"{c} = excluded.{c}" for c in values if c != "id")
@@ -948,22 +955,12 @@ class LifecycleStore:
             cur = conn.executemany("DELETE FROM candidates WHERE id = ?", [(i,) for i in ids])
             return cur.rowcount
 
-    def replace_detections(self, candidate_id: str, rows: Iterable[Mapping[str, Any]]) -> int:
-        """Make ``rows`` (file, observed_at, x, y, flux, snr) the candidate's whole track."""
-        records = []
-        for r in rows:
-            observed = r["observed_at"]
-            records.append(
-                (
-                    candidate_id,
-                    r["file"],
-                    to_iso(observed) if isinstance(observed, datetime) else observed,
-                    float(r["x"]),
-                    float(r["y"]),
-                    r.get("flux"),
-                    r.get("snr"),
-                )
-            )
+    def replace_detections(self, candidate_id: str, rows: Iterable[DetectionRecord]) -> int:
+        """Make ``rows`` the candidate's whole track."""
+        records = [
+            (candidate_id, r.file, to_iso(r.observed_at), float(r.x), float(r.y), r.flux, r.snr)
+            for r in rows
+        ]
         with self._write() as conn:
             conn.execute("DELETE FROM detections WHERE candidate_id = ?", (candidate_id,))
             conn.executemany(
@@ -978,7 +975,7 @@ class LifecycleStore:
         detector: Detector | str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[CandidateRecord]:
         """Candidates whose track overlaps [since, until), by first sighting."""
         where, params = ["1"], []
         if detector is not None:
@@ -997,13 +994,13 @@ class LifecycleStore:
             ).fetchall()
         return [_candidate(r) for r in rows]
 
-    def detections_for(self, candidate_id: str) -> list[dict[str, Any]]:
+    def detections_for(self, candidate_id: str) -> list[DetectionRecord]:
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT * FROM detections WHERE candidate_id = ? ORDER BY observed_at, id",
                 (candidate_id,),
             ).fetchall()
-        return [{**dict(r), "observed_at": from_iso(r["observed_at"])} for r in rows]
+        return [_detection(r) for r in rows]
 
     # -- overview ----------------------------------------------------------------------------
 

@@ -60,17 +60,17 @@ def test_comet_candidates_find_the_simulated_comet_and_playback_plays_the_day(tm
     truth = {f.name: (f.x, f.y) for f in frames if start <= f.observed_at < end}
     matched = []
     for row in store.candidates(detector="c3", since=start, until=end):
-        dets = store.detections_for(row["id"])
+        dets = store.detections_for(row.id)
         errors = [
-            ((d["x"] - truth[d["file"]][0]) ** 2 + (d["y"] - truth[d["file"]][1]) ** 2) ** 0.5
+            ((d.x - truth[d.file][0]) ** 2 + (d.y - truth[d.file][1]) ** 2) ** 0.5
             for d in dets
-            if d["file"] in truth
+            if d.file in truth
         ]
         if errors and sorted(errors)[len(errors) // 2] <= 3.0:
             matched.append(row)
     assert len(matched) == 1, "the comet should be exactly one candidate"
-    assert matched[0]["n_frames"] >= 5
-    assert "C3" in matched[0]["report_text"]
+    assert matched[0].n_frames >= 5
+    assert "C3" in (matched[0].report_text or "")
 
     playback = result.asset_materializations_for_node("frame_playback")[-1].metadata
     animation = Image.open(playback["c3/animation"].value)

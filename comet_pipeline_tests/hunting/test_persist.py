@@ -17,10 +17,10 @@ def test_rows_round_trip_keeps_id_and_track():
     cand = build_candidate("c3", dets, sun=(516.9, 532.6), config=HuntConfig())
     row = candidate_row(cand, cutout_path="/tmp/x.png")
     rows = detection_rows(cand)
-    assert row["id"] == cand.id and row["n_frames"] == 6 and row["first_seen_at"] == t0
-    assert row["report_text"].startswith("Candidate: C3-")
-    assert [r["file"] for r in rows] == [d.name for d in dets]
-    assert rows[2]["x"] == 596.0 and rows[2]["y"] == 208.0
+    assert row.id == cand.id and row.n_frames == 6 and row.first_seen_at == t0
+    assert (row.report_text or "").startswith("Candidate: C3-")
+    assert [r.file for r in rows] == [d.name for d in dets]
+    assert rows[2].x == 596.0 and rows[2].y == 208.0
     back = candidate_from_rows(row, rows, sun=(516.9, 532.6))
     assert back.id == cand.id
     assert back.detections == cand.detections

@@ -85,8 +85,8 @@ def test_a_known_object_is_stored_labelled_and_read_back(tmp_path):
     store.upsert_candidate(candidate_row(cand), now=T0)
     store.replace_detections(cand.id, detection_rows(cand))
     [row] = store.candidates(detector="c3")
-    assert row["known"] == "known: mercury"
-    back = candidate_from_rows(row, store.detections_for(row["id"]), sun=(516.9, 532.6))
+    assert row.known == "known: mercury"
+    back = candidate_from_rows(row, store.detections_for(row.id), sun=(516.9, 532.6))
     assert back.known == "known: mercury" and not back.is_new
 
 

@@ -181,3 +181,15 @@ def test_a_known_file_gains_its_arrival_time_when_the_listing_shows_it(store, cl
     assert record.arrived_at is not None and record.state is FileState.DISCOVERED
     assert len(store.transitions_for(obs.name)) == 1  # filled in, not moved
     assert store.transition_count() > transitions  # the other files did register
+
+
+def test_cutout_strips_of_merged_away_candidates_are_removed(tmp_path):
+    from comet_pipeline.domain import Detector
+    from comet_pipeline.ingest.hunt import remove_cutouts
+
+    kept, gone = tmp_path / "candidates" / "c3" / "C3-a.png", tmp_path / "candidates" / "c3"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"png")
+    (gone / "C3-b.png").write_bytes(b"png")
+    assert remove_cutouts(tmp_path, Detector.C3, {"C3-b", "C3-never-written"}) == 1
+    assert kept.exists() and not (gone / "C3-b.png").exists()

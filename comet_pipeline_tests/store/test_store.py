@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from comet_pipeline.domain import Detector, FileState, Frame, Slot, SlotState
+from comet_pipeline.domain import (
+    CandidateRecord,
+    DetectionRecord,
+    Detector,
+    FileState,
+    Frame,
+    Slot,
+    SlotState,
+)
 from comet_pipeline.store import (
     CHRONOLOGICAL_FILES_SQL,
     SCHEMA_VERSION,
@@ -235,29 +244,35 @@ def test_frames_round_trip_and_order(store):
 def test_candidates_and_detections(store):
     files = many_files(3)
     store.register_files(files, now=T0)
-    cand = {
-        "id": "c2-20250301-0001",
-        "detector": "c2",
-        "first_seen_at": files[0].observed_at,
-        "last_seen_at": files[2].observed_at,
-        "n_frames": 3,
-        "score": 0.9,
-        "status": "new",
-    }
+    cand = CandidateRecord(
+        id="c2-20250301-0001",
+        detector="c2",
+        first_seen_at=files[0].observed_at,
+        last_seen_at=files[2].observed_at,
+        n_frames=3,
+        score=0.9,
+        snr=None,
+        speed_px_per_hour=None,
+        direction_deg=None,
+        status="new",
+        report_text=None,
+        cutout_path=None,
+    )
     store.upsert_candidate(cand, now=T0)
-    store.upsert_candidate({**cand, "score": 0.95}, now=T0)
+    store.upsert_candidate(replace(cand, score=0.95), now=T0)
     rows = [
-        {"file": f.name, "observed_at": f.observed_at, "x": 100.0 + i, "y": 200.0, "snr": 7.0}
+        DetectionRecord(f.name, f.observed_at, 100.0 + i, 200.0, snr=7.0)
         for i, f in enumerate(files)
     ]
-    assert store.replace_detections(cand["id"], rows) == 3
-    assert store.replace_detections(cand["id"], rows[:2]) == 2
+    assert store.replace_detections(cand.id, rows) == 3
+    assert store.replace_detections(cand.id, rows[:2]) == 2
     [got] = store.candidates(detector="c2", since=T0, until=T0 + timedelta(hours=1))
-    assert got["score"] == 0.95 and got["first_seen_at"] == files[0].observed_at
+    assert got.score == 0.95 and got.first_seen_at == files[0].observed_at
+    assert got.updated_at == T0
     assert store.candidates(since=T0 + timedelta(hours=2)) == []
-    dets = store.detections_for(cand["id"])
-    assert [d["file"] for d in dets] == [files[0].name, files[1].name]
-    assert dets[1]["x"] == 101.0 and dets[1]["observed_at"] == files[1].observed_at
+    dets = store.detections_for(cand.id)
+    assert [d.file for d in dets] == [files[0].name, files[1].name]
+    assert dets[1].x == 101.0 and dets[1].observed_at == files[1].observed_at
 
 
 def test_summary_counts(store):

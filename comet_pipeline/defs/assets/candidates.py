@@ -109,7 +109,7 @@ def build_candidates_asset(
             d.value: sum(
                 1
                 for row in store.get().candidates(detector=d.value, since=day_start, until=end)
-                if not row.get("known")
+                if not row.known
             )
             for d in settings.detectors
         }
