@@ -108,6 +108,30 @@ class Frame:
 
 
 @dataclass(frozen=True)
+class FileTransition:
+    """One audited move of a file (``transitions``): None ``from_state`` = registration."""
+
+    id: int
+    file: str
+    from_state: FileState | None
+    to_state: FileState
+    at: datetime
+    run_id: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class SlotTransition:
+    """One audited move of a downlink slot (``slot_transitions``)."""
+
+    bot: datetime
+    from_state: SlotState | None
+    to_state: SlotState
+    at: datetime
+    reason: str | None
+
+
+@dataclass(frozen=True)
 class CandidateRecord:
     """A comet candidate as the store keeps it (the hunter's Candidate, flattened)."""
 

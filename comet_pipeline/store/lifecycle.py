@@ -30,9 +30,11 @@ from comet_pipeline.domain import (
     Detector,
     FileRecord,
     FileState,
+    FileTransition,
     Frame,
     Slot,
     SlotState,
+    SlotTransition,
     from_iso,
     to_iso,
     utcnow,
@@ -404,19 +406,19 @@ class LifecycleStore:
             (to_iso(arrived_at), to_iso(arrived_at - grace)),
         ).fetchone()
 
-    def slot_transitions_for(self, bot: datetime) -> list[dict[str, Any]]:
+    def slot_transitions_for(self, bot: datetime) -> list[SlotTransition]:
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT * FROM slot_transitions WHERE bot = ? ORDER BY id", (to_iso(bot),)
             ).fetchall()
         return [
-            {
-                "bot": from_iso(r["bot"]),
-                "from_state": None if r["from_state"] is None else SlotState(r["from_state"]),
-                "to_state": SlotState(r["to_state"]),
-                "at": from_iso(r["at"]),
-                "reason": r["reason"],
-            }
+            SlotTransition(
+                bot=from_iso(r["bot"]),
+                from_state=None if r["from_state"] is None else SlotState(r["from_state"]),
+                to_state=SlotState(r["to_state"]),
+                at=from_iso(r["at"]),
+                reason=r["reason"],
+            )
             for r in rows
         ]
 
@@ -827,22 +829,22 @@ class LifecycleStore:
             ).fetchall()
         return {r["name"] for r in rows}
 
-    def transitions_for(self, name: str) -> list[dict[str, Any]]:
+    def transitions_for(self, name: str) -> list[FileTransition]:
         """The audit trail of one file, oldest first."""
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT * FROM transitions WHERE file = ? ORDER BY id", (name,)
             ).fetchall()
         return [
-            {
-                "id": r["id"],
-                "file": r["file"],
-                "from_state": None if r["from_state"] is None else FileState(r["from_state"]),
-                "to_state": FileState(r["to_state"]),
-                "at": from_iso(r["at"]),
-                "run_id": r["run_id"],
-                "reason": r["reason"],
-            }
+            FileTransition(
+                id=r["id"],
+                file=r["file"],
+                from_state=None if r["from_state"] is None else FileState(r["from_state"]),
+                to_state=FileState(r["to_state"]),
+                at=from_iso(r["at"]),
+                run_id=r["run_id"],
+                reason=r["reason"],
+            )
             for r in rows
         ]
 

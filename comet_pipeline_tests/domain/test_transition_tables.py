@@ -46,8 +46,8 @@ def test_file_transition(store: LifecycleStore, source: FileState, target: FileS
         after = store.transitions_for(name)
         assert len(after) == len(before) + 1
         last = after[-1]
-        assert (last["from_state"], last["to_state"], last["at"]) == (source, target, now)
-        assert last["run_id"] == "run-1"
+        assert (last.from_state, last.to_state, last.at) == (source, target, now)
+        assert last.run_id == "run-1"
     else:
         with pytest.raises(IllegalTransition) as err:
             store.transition(name, target, now=now)
@@ -85,7 +85,7 @@ def test_slot_transition(store: LifecycleStore, source: SlotState, target: SlotS
         assert store.set_slot_state(bot, target, reason="test", now=T0) is True
         assert store.get_slot(bot).state == target
         last = store.slot_transitions_for(bot)[-1]
-        assert (last["from_state"], last["to_state"], last["reason"]) == (source, target, "test")
+        assert (last.from_state, last.to_state, last.reason) == (source, target, "test")
     else:
         with pytest.raises(IllegalTransition) as err:
             store.set_slot_state(bot, target, reason="test", now=T0)

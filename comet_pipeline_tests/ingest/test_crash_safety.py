@@ -114,6 +114,6 @@ def test_sigkill_mid_download_then_recovery_completes_the_hour(settings):
     recovered = [
         name
         for name in records
-        if any(t["reason"] and "lease" in t["reason"] for t in store.transitions_for(name))
+        if any(t.reason and "lease" in t.reason for t in store.transitions_for(name))
     ]
     assert recovered, "no file went through lease recovery"

@@ -50,7 +50,7 @@ def test_faulty_archive_ends_every_file_in_a_terminal_state(settings):
 
     records = {r.name: r for d in DETECTORS for r in store.files_between(d, HOUR, END)}
     assert {r.state for r in records.values()} <= TERMINAL_FILE_STATES
-    flaky_history = [t["to_state"] for t in store.transitions_for(flaky)]
+    flaky_history = [t.to_state for t in store.transitions_for(flaky)]
     assert "DOWNLOAD_FAILED" in flaky_history and records[flaky].state is FileState.PROCESSED
     assert records[corrupt].state is FileState.ABANDONED
     assert "Corrupt" in records[corrupt].last_error

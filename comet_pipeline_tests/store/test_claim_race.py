@@ -47,7 +47,7 @@ def test_two_processes_claim_each_file_exactly_once(tmp_path, start_method):
         for name in list(names)[:20]:
             assert store.get_file(name).lease_owner == f"worker-{i}"
             trail = store.transitions_for(name)
-            assert [t["to_state"] for t in trail] == [FileState.DISCOVERED, FileState.DOWNLOADING]
+            assert [t.to_state for t in trail] == [FileState.DISCOVERED, FileState.DOWNLOADING]
     # the parent's connection still works after the children wrote through their own
     assert store.claim(target=FileState.DOWNLOADING, owner="late", now=T0) == []
 

@@ -61,7 +61,7 @@ def test_expired_lease_is_recovered_as_a_failed_attempt(tmp_path):
         assert (
             later + timedelta(minutes=1.5) <= rec.next_attempt_at <= later + timedelta(minutes=2.5)
         )
-    assert store.transitions_for("d.fts")[-1]["run_id"] == "sweeper"
+    assert store.transitions_for("d.fts")[-1].run_id == "sweeper"
     assert store.recover_expired_leases(later + timedelta(hours=1)) == []  # nothing leased now
 
     # not due yet -> not claimable, not in retry_due; due -> both
@@ -102,7 +102,7 @@ def test_backoff_grows_exponentially_within_jitter_is_capped_then_abandons(tmp_p
     assert rec.next_attempt_at is None and rec.lease_owner is None
     assert store.retry_due(now + timedelta(days=30)) == []
     assert store.claim(target=FileState.DOWNLOADING, owner="w", now=now + timedelta(days=30)) == []
-    assert "final straw" in store.transitions_for("x.fts")[-1]["reason"]
+    assert "final straw" in (store.transitions_for("x.fts")[-1].reason or "")
 
 
 def test_seeded_rng_gives_a_reproducible_schedule(tmp_path):

@@ -92,7 +92,7 @@ def test_register_is_idempotent_and_links_slots(store):
     assert store.get_file("outside.fts").slot_bot is None
     polar = store.get_file("polar.fts")
     assert (polar.state, polar.skip_reason) == (FileState.SKIPPED, "polarized")
-    assert store.transitions_for("polar.fts")[0]["from_state"] is None
+    assert store.transitions_for("polar.fts")[0].from_state is None
     # a known file gains its arrival time and slot later, without a transition
     late = archive_file("later.fts", arrived_at=T0 + timedelta(minutes=5))
     assert store.register_files([late], now=T0) == []
@@ -146,7 +146,7 @@ def test_timestamps_round_trip_as_utc(store):
     raw = store.db.execute("SELECT observed_at, created_at FROM files").fetchone()
     assert raw[0] == "2025-03-01T12:30:15.123456+00:00"
     assert raw[1].endswith("+00:00")
-    assert store.transitions_for("tz.fts")[0]["at"] == observed
+    assert store.transitions_for("tz.fts")[0].at == observed
     with pytest.raises(ValueError, match="naive"):
         # naive on purpose: the store must refuse it
         store.register_files([archive_file("naive.fts", datetime(2025, 3, 1))], now=T0)  # noqa: DTZ001
