@@ -29,7 +29,7 @@ from comet_pipeline.settings import Settings
 from comet_pipeline.simulator.archive import SimArchive
 from comet_pipeline.simulator.attach import simulated_client
 from comet_pipeline.simulator.config import SimConfig
-from comet_pipeline.store import LifecycleStore
+from comet_pipeline.store import SQLiteStore
 
 DAY = datetime(2025, 6, 10, tzinfo=UTC)
 NOW = DAY + timedelta(days=2)
@@ -53,7 +53,7 @@ def _through_dagster(home: Path) -> tuple[float, int]:
         )
     elapsed = time.perf_counter() - start
     assert all(ok), "a Dagster run failed"
-    store = LifecycleStore(settings.layout.lifecycle_db)
+    store = SQLiteStore(settings.layout.lifecycle_db)
     frames = sum(len(store.frames_between(d, DAY, NOW)) for d in Detector)
     return elapsed, frames
 
@@ -63,7 +63,7 @@ def _services_only(home: Path, start: datetime = DAY, hours: int = HOURS) -> flo
     settings = Settings(home=home)
     home.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    store = LifecycleStore(settings.layout.lifecycle_db)
+    store = SQLiteStore(settings.layout.lifecycle_db)
     client = simulated_client(
         "sim://lasco", "sim://schedule", sim_archive=SimArchive(SimConfig(), clock=lambda: NOW)
     )

@@ -17,7 +17,7 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 from comet_pipeline.domain import ArchiveFile, Detector, FileState
-from comet_pipeline.store import LifecycleStore
+from comet_pipeline.store import SQLiteStore
 
 N_FILES = 2000
 BATCH = 10
@@ -33,7 +33,7 @@ def _files(n: int) -> list[ArchiveFile]:
 
 
 def _worker(path: str, owner: str, barrier: Barrier, done: Queue[tuple[str, int, float]]) -> None:
-    store = LifecycleStore(path)
+    store = SQLiteStore(path)
     barrier.wait(timeout=120)
     n = 0
     while got := store.claim(target=FileState.DOWNLOADING, owner=owner, now=T0, limit=BATCH):
@@ -43,7 +43,7 @@ def _worker(path: str, owner: str, barrier: Barrier, done: Queue[tuple[str, int,
 
 def _race(n_procs: int, workdir: Path) -> float:
     path = workdir / f"race_{n_procs}_{time.monotonic_ns()}.db"
-    store = LifecycleStore(path)
+    store = SQLiteStore(path)
     store.register_files(_files(N_FILES), now=T0)
     store.close()
     ctx = mp.get_context("spawn")

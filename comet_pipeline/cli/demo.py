@@ -9,7 +9,7 @@ from comet_pipeline.cli.reports import demo_summary_text
 from comet_pipeline.cli.runner import demo_instance, ingest_range
 from comet_pipeline.ingest.windows import hour_floor
 from comet_pipeline.settings import Settings
-from comet_pipeline.store import LifecycleStore
+from comet_pipeline.store import SQLiteStore
 
 
 def run_demo(settings: Settings, *, hours: int, until: datetime) -> int:
@@ -23,6 +23,6 @@ def run_demo(settings: Settings, *, hours: int, until: datetime) -> int:
     started = time.perf_counter()
     outcomes = ingest_range(settings, start, end, instance=demo_instance())
     elapsed = time.perf_counter() - started
-    store = LifecycleStore(settings.layout.lifecycle_db)
+    store = SQLiteStore(settings.layout.lifecycle_db)
     print(demo_summary_text(store, settings, start, end, elapsed_s=elapsed, runs_ok=outcomes))
     return 0 if all(outcomes) else 1

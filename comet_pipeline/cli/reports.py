@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from comet_pipeline.domain import Detector, FileState, SlotState
 from comet_pipeline.ingest.windows import days_covering
 from comet_pipeline.settings import Settings
-from comet_pipeline.store import LifecycleStore
+from comet_pipeline.store import LifecycleStore, SQLiteStore
 
 
 def table(headers: list[str], rows: Sequence[Sequence[object]]) -> str:
@@ -55,7 +55,7 @@ def status_text(store: LifecycleStore) -> str:
 
 
 def print_status(settings: Settings) -> int:
-    print(status_text(LifecycleStore(settings.layout.lifecycle_db)))
+    print(status_text(SQLiteStore(settings.layout.lifecycle_db)))
     return 0
 
 
@@ -76,7 +76,7 @@ def frames_text(store: LifecycleStore, detector: Detector, since: datetime, unti
 
 
 def print_frames(settings: Settings, detector: Detector, since: datetime, until: datetime) -> int:
-    print(frames_text(LifecycleStore(settings.layout.lifecycle_db), detector, since, until))
+    print(frames_text(SQLiteStore(settings.layout.lifecycle_db), detector, since, until))
     return 0
 
 

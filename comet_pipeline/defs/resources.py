@@ -13,7 +13,7 @@ from pydantic import PrivateAttr
 from comet_pipeline.archive.client import ArchiveClient
 from comet_pipeline.domain import from_iso, utcnow
 from comet_pipeline.settings import HomeLayout
-from comet_pipeline.store import LifecycleStore
+from comet_pipeline.store import LifecycleStore, SQLiteStore
 
 if TYPE_CHECKING:
     from comet_pipeline.simulator.archive import SimArchive
@@ -38,7 +38,7 @@ class StoreResource(ConfigurableResource):
 
     def get(self) -> LifecycleStore:
         if self._store is None:
-            self._store = LifecycleStore(
+            self._store = SQLiteStore(
                 Path(self.db_path),
                 max_attempts=self.max_attempts,
                 lease=timedelta(minutes=self.lease_minutes),

@@ -1,7 +1,9 @@
-"""Repository layer: the SQLite lifecycle store (schema, guarded transitions, time queries)."""
+"""Repository layer: the LifecycleStore protocol (base.py) and its SQLite engine (lifecycle.py:
+schema, guarded transitions, leases, time queries, on sqlite-utils)."""
 
+from comet_pipeline.store.base import LifecycleStore
 from comet_pipeline.store.errors import IllegalTransition, StoreError, UnknownFile
-from comet_pipeline.store.lifecycle import CHRONOLOGICAL_FILES_SQL, LifecycleStore
+from comet_pipeline.store.lifecycle import CHRONOLOGICAL_FILES_SQL, SQLiteStore
 from comet_pipeline.store.schema import SCHEMA_VERSION, migrate
 
 __all__ = [
@@ -9,6 +11,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "IllegalTransition",
     "LifecycleStore",
+    "SQLiteStore",
     "StoreError",
     "UnknownFile",
     "migrate",

@@ -225,7 +225,7 @@ def _detection(row: sqlite3.Row) -> DetectionRecord:
     )
 
 
-class LifecycleStore:
+class SQLiteStore:
     """Repository over ``lifecycle.db``; plain Python (the Dagster layer wraps it in a resource).
 
     Thread-safe: a process shares one connection per file, used under a lock, one

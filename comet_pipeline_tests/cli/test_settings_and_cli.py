@@ -11,7 +11,7 @@ from comet_pipeline import cli
 from comet_pipeline.cli.reports import frames_text, status_text
 from comet_pipeline.domain import Detector, Frame
 from comet_pipeline.settings import Settings, SettingsError
-from comet_pipeline.store import LifecycleStore
+from comet_pipeline.store import SQLiteStore
 
 
 def test_settings_defaults_and_overrides(tmp_path: Path):
@@ -52,7 +52,7 @@ def test_bad_settings_say_which_variable(env, message):
 
 
 def test_status_says_when_the_store_is_empty_and_counts_otherwise(tmp_path: Path):
-    store = LifecycleStore(tmp_path / "lifecycle.db")
+    store = SQLiteStore(tmp_path / "lifecycle.db")
     assert "is empty" in status_text(store)
     now = datetime(2025, 6, 10, 12, tzinfo=UTC)
     from comet_pipeline.domain import ArchiveFile
@@ -65,7 +65,7 @@ def test_status_says_when_the_store_is_empty_and_counts_otherwise(tmp_path: Path
 
 
 def test_frames_lists_processed_frames_in_time_order(tmp_path: Path):
-    store = LifecycleStore(tmp_path / "lifecycle.db")
+    store = SQLiteStore(tmp_path / "lifecycle.db")
     from comet_pipeline.domain import ArchiveFile
 
     times = [datetime(2025, 6, 10, h, tzinfo=UTC) for h in (5, 3, 4)]

@@ -8,7 +8,7 @@ from dagster import AssetKey
 
 from comet_pipeline.defs.jobs import INGEST_HOUR_JOB, SLOTS_JOB
 from comet_pipeline.domain import Detector, FileState, SlotState
-from comet_pipeline.store import LifecycleStore
+from comet_pipeline.store import SQLiteStore
 
 from .conftest import PARTITION, make_defs
 
@@ -45,7 +45,7 @@ def test_slots_asset_for_one_day(settings, instance):
         partition_key="2025-06-10", instance=instance
     )
     assert result.success
-    store = LifecycleStore(settings.layout.lifecycle_db)
+    store = SQLiteStore(settings.layout.lifecycle_db)
     slots = store.slots_between(HOUR.replace(hour=0), HOUR.replace(hour=0) + timedelta(days=1))
     assert slots and all(s.state in (SlotState.DONE, SlotState.MISSED) for s in slots)
     meta = _materialization(result, "downlink_slots").metadata
@@ -59,7 +59,7 @@ def test_hour_materialized_twice_downloads_nothing_the_second_time(settings, ins
     job = defs.resolve_job_def(INGEST_HOUR_JOB)
     first = job.execute_in_process(partition_key=PARTITION, instance=instance)
     assert first.success
-    store = LifecycleStore(settings.layout.lifecycle_db)
+    store = SQLiteStore(settings.layout.lifecycle_db)
     records = [r for d in Detector for r in store.files_between(d, HOUR, HOUR + timedelta(hours=1))]
     assert records
     assert {r.state for r in records} <= {FileState.PROCESSED, FileState.SKIPPED}

@@ -15,7 +15,7 @@ from comet_pipeline.ingest.windows import hour_floor
 from comet_pipeline.settings import Settings
 from comet_pipeline.simulator.archive import SimArchive
 from comet_pipeline.simulator.config import SimConfig
-from comet_pipeline.store import LifecycleStore
+from comet_pipeline.store import SQLiteStore
 
 from .conftest import NOW, SEED
 
@@ -56,7 +56,7 @@ def test_comet_candidates_find_the_simulated_comet_and_playback_plays_the_day(tm
         )
         assert result.success
 
-    store = LifecycleStore(settings.layout.lifecycle_db)
+    store = SQLiteStore(settings.layout.lifecycle_db)
     truth = {f.name: (f.x, f.y) for f in frames if start <= f.observed_at < end}
     matched = []
     for row in store.candidates(detector="c3", since=start, until=end):

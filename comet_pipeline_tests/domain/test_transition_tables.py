@@ -10,13 +10,13 @@ import pytest
 
 from comet_pipeline.domain import FileState, Slot, SlotState
 from comet_pipeline.domain.states import FILE_TRANSITIONS, SLOT_TRANSITIONS, sources_of
-from comet_pipeline.store import IllegalTransition, LifecycleStore
+from comet_pipeline.store import IllegalTransition, LifecycleStore, SQLiteStore
 from comet_pipeline_tests.store._helpers import T0, put_in_state
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> LifecycleStore:
-    return LifecycleStore(tmp_path_factory.mktemp("domain") / "lifecycle.db")
+    return SQLiteStore(tmp_path_factory.mktemp("domain") / "lifecycle.db")
 
 
 FILE_PAIRS = list(itertools.product(FileState, FileState))

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from comet_pipeline.domain import Detector, FileState
-from comet_pipeline.store import LifecycleStore
+from comet_pipeline.store import SQLiteStore
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -165,7 +165,7 @@ def test_dagster_dev_launches_a_partition_run_over_graphql(tmp_path: Path):
         labels = {e["label"] for e in latest["metadataEntries"]}
         assert {"frames", "files", "newest_frame"} <= labels
 
-        store = LifecycleStore(comet_home / "lifecycle.db")
+        store = SQLiteStore(comet_home / "lifecycle.db")
         records = [
             r for d in Detector for r in store.files_between(d, hour, hour + timedelta(hours=1))
         ]

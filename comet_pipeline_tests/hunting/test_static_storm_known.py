@@ -16,7 +16,7 @@ from comet_pipeline.hunting.sources import SourceList
 from comet_pipeline.hunting.static import static_masks
 from comet_pipeline.hunting.storm import cap_sources
 from comet_pipeline.imaging.ephemeris import KnownObject
-from comet_pipeline.store.lifecycle import LifecycleStore
+from comet_pipeline.store import SQLiteStore
 from comet_pipeline_tests.store._helpers import T0, many_files
 
 
@@ -80,7 +80,7 @@ def test_a_known_object_is_stored_labelled_and_read_back(tmp_path):
     cand = build_candidate(
         "c3", dets, sun=(516.9, 532.6), config=HuntConfig(), known="known: mercury"
     )
-    store = LifecycleStore(tmp_path / "lifecycle.db")
+    store = SQLiteStore(tmp_path / "lifecycle.db")
     store.register_files(files, now=T0)
     store.upsert_candidate(candidate_row(cand), now=T0)
     store.replace_detections(cand.id, detection_rows(cand))

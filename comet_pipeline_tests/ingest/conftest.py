@@ -13,7 +13,7 @@ from comet_pipeline.settings import Settings
 from comet_pipeline.simulator.archive import SimArchive
 from comet_pipeline.simulator.attach import simulated_client
 from comet_pipeline.simulator.config import SimConfig
-from comet_pipeline.store import LifecycleStore
+from comet_pipeline.store import LifecycleStore, SQLiteStore
 
 SEED = 7
 #: An hour well inside the simulated day, and a "now" one day later (everything arrived).
@@ -55,4 +55,4 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def store(settings: Settings) -> LifecycleStore:
     settings.home.mkdir(parents=True, exist_ok=True)
-    return LifecycleStore(settings.layout.lifecycle_db)
+    return SQLiteStore(settings.layout.lifecycle_db)

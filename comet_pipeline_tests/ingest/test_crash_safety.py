@@ -18,7 +18,7 @@ from comet_pipeline.simulator.archive import SimArchive
 from comet_pipeline.simulator.config import SimConfig
 from comet_pipeline.simulator.faults import Faults
 from comet_pipeline.simulator.server import start_server
-from comet_pipeline.store import LifecycleStore
+from comet_pipeline.store import SQLiteStore
 
 from .conftest import DETECTORS, HOUR, NOW, SEED
 
@@ -70,7 +70,7 @@ def _states(store):
 def test_sigkill_mid_download_then_recovery_completes_the_hour(settings):
     sim = SimArchive(SimConfig(seed=SEED), clock=lambda: NOW)
     settings.home.mkdir(parents=True)
-    store = LifecycleStore(settings.layout.lifecycle_db)
+    store = SQLiteStore(settings.layout.lifecycle_db)
     with start_server(sim, faults=Faults(latency_s=0.4)) as server:
         child = _run_child(settings, server, NOW)
         deadline = time.monotonic() + 120

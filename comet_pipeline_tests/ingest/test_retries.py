@@ -15,7 +15,7 @@ from comet_pipeline.simulator.archive import SimArchive
 from comet_pipeline.simulator.config import SimConfig
 from comet_pipeline.simulator.faults import Faults
 from comet_pipeline.simulator.server import start_server
-from comet_pipeline.store import LifecycleStore
+from comet_pipeline.store import SQLiteStore
 
 from .conftest import DETECTORS, HOUR, NOW, SEED
 
@@ -33,7 +33,7 @@ def test_faulty_archive_ends_every_file_in_a_terminal_state(settings):
     flaky, corrupt = synoptic[0], synoptic[1]
     faults = Faults(flaky={flaky: 5}, corrupt={corrupt}, truncate_rate=0.25, error_rate=0.1, seed=3)
     settings.home.mkdir(parents=True)
-    store = LifecycleStore(settings.layout.lifecycle_db, max_attempts=5)
+    store = SQLiteStore(settings.layout.lifecycle_db, max_attempts=5)
     processor = FrameProcessor(settings.layout.frames_dir)
     with start_server(sim, faults=faults) as server:
         client = ArchiveClient(server.url, server.schedule_url, retries=3, backoff=0)

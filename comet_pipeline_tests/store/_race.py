@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from comet_pipeline.domain import FileState
-from comet_pipeline.store import LifecycleStore
+from comet_pipeline.store import SQLiteStore
 from comet_pipeline_tests.store._helpers import T0
 
 
 def claim_all(path: str, owner: str, barrier, out_path: str, batch: int) -> None:
     """Claim in small batches until nothing is left; write the names claimed, one a line."""
-    store = LifecycleStore(path)
+    store = SQLiteStore(path)
     barrier.wait(timeout=60)
     names: list[str] = []
     while True:

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from comet_pipeline.domain import FileState
-from comet_pipeline.store import LifecycleStore
+from comet_pipeline.store import SQLiteStore
 from comet_pipeline_tests.store._helpers import T0, many_files
 from comet_pipeline_tests.store._race import claim_all
 
@@ -18,7 +18,7 @@ N_FILES = 200
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_two_processes_claim_each_file_exactly_once(tmp_path, start_method):
     path = tmp_path / "lifecycle.db"
-    store = LifecycleStore(path)  # the parent holds an open connection across the fork
+    store = SQLiteStore(path)  # the parent holds an open connection across the fork
     files = many_files(N_FILES)
     assert len(store.register_files(files, now=T0)) == N_FILES
     before = store.transition_count()
@@ -53,7 +53,7 @@ def test_two_processes_claim_each_file_exactly_once(tmp_path, start_method):
 
 
 def test_threads_sharing_one_store_claim_each_file_once(tmp_path):
-    store = LifecycleStore(tmp_path / "lifecycle.db")
+    store = SQLiteStore(tmp_path / "lifecycle.db")
     store.register_files(many_files(120), now=T0)
     results: dict[int, list[str]] = {}
     barrier = threading.Barrier(4)

@@ -8,13 +8,13 @@ from datetime import timedelta
 import pytest
 
 from comet_pipeline.domain import FileState
-from comet_pipeline.store import IllegalTransition, LifecycleStore
+from comet_pipeline.store import IllegalTransition, LifecycleStore, SQLiteStore
 from comet_pipeline_tests.store._helpers import T0, archive_file, put_in_state
 
 
 def make_store(tmp_path, **kw) -> LifecycleStore:
     kw.setdefault("rng", random.Random(42))
-    return LifecycleStore(tmp_path / "lifecycle.db", **kw)
+    return SQLiteStore(tmp_path / "lifecycle.db", **kw)
 
 
 def test_claim_sets_lease_and_release_clears_it(tmp_path):
@@ -107,7 +107,7 @@ def test_backoff_grows_exponentially_within_jitter_is_capped_then_abandons(tmp_p
 
 def test_seeded_rng_gives_a_reproducible_schedule(tmp_path):
     def schedule(sub: str) -> list:
-        store = LifecycleStore(tmp_path / sub / "db", rng=random.Random(7), max_attempts=10)
+        store = SQLiteStore(tmp_path / sub / "db", rng=random.Random(7), max_attempts=10)
         store.register_files([archive_file("s.fts")], now=T0)
         out, now = [], T0
         for _ in range(4):

@@ -22,6 +22,7 @@ from comet_pipeline.store import (
     SCHEMA_VERSION,
     IllegalTransition,
     LifecycleStore,
+    SQLiteStore,
     StoreError,
     UnknownFile,
     migrate,
@@ -32,7 +33,7 @@ from comet_pipeline_tests.store._helpers import T0, archive_file, many_files
 
 @pytest.fixture
 def store(tmp_path) -> LifecycleStore:
-    return LifecycleStore(tmp_path / "lifecycle.db")
+    return SQLiteStore(tmp_path / "lifecycle.db")
 
 
 def schema_of(path) -> list[tuple]:
@@ -55,7 +56,7 @@ def test_pragmas_and_migration_twice_is_a_noop(tmp_path, store):
     assert migrate(conn) == 0
     assert user_version(conn) == SCHEMA_VERSION
     conn.close()
-    LifecycleStore(path).close()  # reopening migrates again: still nothing to do
+    SQLiteStore(path).close()  # reopening migrates again: still nothing to do
     assert [tuple(r) for r in schema_of(path)] == before
     tables = set(store.db.table_names())
     assert {"slots", "files", "frames", "transitions", "candidates", "detections"} <= tables
@@ -323,7 +324,7 @@ def test_store_refuses_a_newer_schema(tmp_path):
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
     with pytest.raises(StoreError, match="newer"):
-        LifecycleStore(path)
+        SQLiteStore(path)
 
 
 def test_count_arrivals_in_a_window(store):
@@ -354,7 +355,7 @@ def test_an_older_database_is_upgraded_in_place(tmp_path):
         (T0.isoformat(timespec="microseconds"),) * 3,
     )
     conn.close()
-    store = LifecycleStore(path)
+    store = SQLiteStore(path)
     assert user_version(store.db.conn) == SCHEMA_VERSION
     assert store.get_file("old.fts").state == FileState.READY
     assert "idx_files_arrived" in {i.name for i in store.db["files"].indexes}
@@ -364,10 +365,10 @@ def test_complete_processing_is_refused_to_a_run_that_lost_its_lease(tmp_path):
     from datetime import UTC, datetime, timedelta
 
     from comet_pipeline.domain import ArchiveFile, Detector, FileState, Frame
-    from comet_pipeline.store import LifecycleStore
+    from comet_pipeline.store import SQLiteStore
 
     now = datetime(2025, 6, 10, 3, tzinfo=UTC)
-    store = LifecycleStore(tmp_path / "l.db", lease=timedelta(minutes=10))
+    store = SQLiteStore(tmp_path / "l.db", lease=timedelta(minutes=10))
     store.register_files([ArchiveFile("32000001.fts", Detector.C3, now, 18.0, 1024, 1024)], now=now)
     for target in (FileState.DOWNLOADING, FileState.DOWNLOADED, FileState.READY):
         assert store.transition("32000001.fts", target, now=now, run_id="a")
@@ -382,3 +383,18 @@ def test_complete_processing_is_refused_to_a_run_that_lost_its_lease(tmp_path):
     assert store.complete_processing(fresh, owner="new", now=later)
     assert store.frame("32000001.fts").calibrated_path == "/fresh.cal.fits"
     assert store.get_file("32000001.fts").state is FileState.PROCESSED
+
+
+def test_the_sqlite_engine_implements_every_method_of_the_protocol():
+    """mypy checks it where an SQLiteStore is used as a LifecycleStore; this checks the
+    signatures themselves, so a second engine can be held to the same face."""
+    import inspect
+
+    from comet_pipeline.store.base import LifecycleStore as Protocol_
+
+    names = [n for n in vars(Protocol_) if not n.startswith("_")]
+    assert len(names) >= 30
+    for name in names:
+        want = inspect.signature(getattr(Protocol_, name))
+        got = inspect.signature(getattr(SQLiteStore, name))
+        assert got == want, name

@@ -1,0 +1,206 @@
+"""The store's public face: what every caller annotates, whatever engine is behind it.
+
+The SQLite engine (:class:`comet_pipeline.store.lifecycle.SQLiteStore`, sqlite-utils) is the
+embedded default; a second engine (PostgreSQL) implements the same protocol and runs the
+same behavioural tests. Typed domain records cross this boundary both ways.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from comet_pipeline.domain import (
+    ArchiveFile,
+    CandidateRecord,
+    DetectionRecord,
+    Detector,
+    FileRecord,
+    FileState,
+    FileTransition,
+    Frame,
+    Slot,
+    SlotState,
+    SlotTransition,
+)
+
+
+class LifecycleStore(Protocol):
+    """Slots, files and their guarded lifecycle, frames, candidates: one store."""
+
+    def close(self) -> None:
+        """Close this process's connection to the file (others reopen on next use)."""
+
+    def upsert_slots(self, slots: Iterable[Slot], now: datetime) -> int:
+        """Insert new slots (in their given state); refresh eot/antenna/source of known ones
+        without touching their state. Returns the number of new slots.
+        """
+
+    def slots_between(self, start: datetime, end: datetime) -> list[Slot]:
+        """Slots whose begin-of-track lies in [start, end), in time order."""
+
+    def get_slot(self, bot: datetime) -> Slot | None: ...
+
+    def set_slot_state(
+        self, bot: datetime, target: SlotState, *, reason: str, now: datetime
+    ) -> bool:
+        """Move a slot along SLOT_TRANSITIONS. False when it is already in ``target``."""
+
+    def slot_for_arrival(self, arrived_at: datetime, grace: timedelta) -> Slot | None:
+        """The slot whose window [bot, eot + grace] holds ``arrived_at`` (latest bot wins)."""
+
+    def slot_transitions_for(self, bot: datetime) -> list[SlotTransition]: ...
+
+    def register_files(
+        self,
+        files: Iterable[ArchiveFile],
+        *,
+        now: datetime,
+        run_id: str | None = None,
+        skipped: Mapping[str, str] | None = None,
+        slot_grace: timedelta = timedelta(minutes=30),
+    ) -> list[str]:
+        """Insert files not yet known (DISCOVERED, or SKIPPED with ``skipped[name]`` as the reason)
+        with an initial audit row; return the names inserted. A known file keeps its state; it
+        only gains an arrival time and slot link it lacked.
+        """
+
+    def transition(
+        self,
+        name: str,
+        target: FileState,
+        *,
+        now: datetime,
+        run_id: str | None = None,
+        reason: str | None = None,
+        expected: FileState | None = None,
+        owner: str | None = None,
+        **fields: Any,  # noqa: ANN401  column values (text, numbers, datetimes), checked against TRANSITION_FIELDS
+    ) -> bool:
+        """Compare-and-swap ``name`` into ``target``; append the audit row; True if applied."""
+
+    def claim(
+        self,
+        *,
+        target: FileState,
+        owner: str,
+        now: datetime,
+        detector: Detector | str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        names: Iterable[str] | None = None,
+        limit: int | None = None,
+        lease: timedelta | None = None,
+        run_id: str | None = None,
+    ) -> list[FileRecord]:
+        """Atomically lease claimable files into DOWNLOADING or PROCESSING, oldest observation
+        first: fresh ones (DISCOVERED / READY) and failed ones whose retry is due. Each file is
+        claimed by exactly one caller, across threads and processes.
+        """
+
+    def backoff_delay(self, attempts: int) -> timedelta:
+        """Delay before retry number ``attempts`` (1-based): base * 2**(n-1), capped, then scaled
+        by a random factor in [1 - jitter, 1 + jitter] so retries do not stampede.
+        """
+
+    def fail(
+        self,
+        name: str,
+        error: str,
+        *,
+        now: datetime,
+        run_id: str | None = None,
+        permanent: bool = False,
+        expected: FileState | None = None,
+        owner: str | None = None,
+    ) -> FileState | None:
+        """Record a failed download or processing attempt; return the resulting state."""
+
+    def recover_expired_leases(self, now: datetime, run_id: str | None = None) -> list[str]:
+        """Fail every leased file whose lease expired before ``now`` (its worker died or hung),
+        counting the attempt exactly as ``fail`` does. Returns the names.
+        """
+
+    def get_file(self, name: str) -> FileRecord | None: ...
+
+    def files_between(
+        self,
+        detector: Detector | str,
+        start: datetime,
+        end: datetime,
+        states: Iterable[FileState] | None = None,
+    ) -> list[FileRecord]:
+        """Files of ``detector`` observed in [start, end), in time order (index range scan)."""
+
+    def retry_due(self, now: datetime, detector: Detector | str | None = None) -> list[FileRecord]:
+        """Failed files whose backoff has elapsed (never ABANDONED ones), oldest due first."""
+
+    def stuck_files(self, now: datetime) -> list[FileRecord]:
+        """Leased files whose lease has expired (what ``recover_expired_leases`` would fail)."""
+
+    def counts_by_state(
+        self,
+        detector: Detector | str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> dict[FileState, int]:
+        """Number of files in every state (zeros included), optionally for a detector and an
+        observation window [start, end).
+        """
+
+    def count_arrivals(
+        self, start: datetime, end: datetime, detector: Detector | str | None = None
+    ) -> int:
+        """Files that arrived on the server in [start, end] (both ends inclusive, like a slot
+        window [bot, eot + grace]).
+        """
+
+    def known_names(self, names: Iterable[str]) -> set[str]: ...
+
+    def transitions_for(self, name: str) -> list[FileTransition]:
+        """The audit trail of one file, oldest first."""
+
+    def transition_count(self) -> int: ...
+
+    def record_frame(self, frame: Frame, now: datetime) -> None:
+        """Insert or replace the products and statistics of a processed file."""
+
+    def complete_processing(
+        self,
+        frame: Frame,
+        *,
+        owner: str,
+        now: datetime,
+        run_id: str | None = None,
+        reason: str | None = None,
+    ) -> bool:
+        """PROCESSING -> PROCESSED and the frame row, in one transaction, for the lease holder."""
+
+    def frames_between(
+        self, detector: Detector | str, start: datetime, end: datetime
+    ) -> list[Frame]: ...
+
+    def frame(self, name: str) -> Frame | None: ...
+
+    def upsert_candidate(self, candidate: CandidateRecord, *, now: datetime | None = None) -> None:
+        """Insert or update a candidate by its stable ``id``; ``updated_at`` is ``now``."""
+
+    def delete_candidates(self, ids: Iterable[str]) -> int:
+        """Drop candidates (and, by cascade, their detections), e.g. ones merged into another."""
+
+    def replace_detections(self, candidate_id: str, rows: Iterable[DetectionRecord]) -> int:
+        """Make ``rows`` the candidate's whole track."""
+
+    def candidates(
+        self,
+        detector: Detector | str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[CandidateRecord]:
+        """Candidates whose track overlaps [since, until), by first sighting."""
+
+    def detections_for(self, candidate_id: str) -> list[DetectionRecord]: ...
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for ``comet-pipeline status``: plain str/int, JSON-able."""
