@@ -17,6 +17,7 @@ from comet_pipeline.archive.client import ArchiveClient
 from comet_pipeline.archive.errors import ArchiveError
 from comet_pipeline.archive.layout import day_dir
 from comet_pipeline.domain import Detector, FileRecord, FileState
+from comet_pipeline.ingest.attempts import record_failure
 from comet_pipeline.ingest.results import StepResult
 from comet_pipeline.store import LifecycleStore
 
@@ -110,15 +111,8 @@ def _download_one(
         )
     except Exception as err:  # noqa: BLE001 - any failure is this file's, not the batch's
         permanent = isinstance(err, ArchiveError) and err.permanent
-        state = store.fail(
-            record.name,
-            f"{type(err).__name__}: {err}",
-            now=clock(),
-            run_id=owner,
-            owner=owner,
-            permanent=permanent,
-        )
-        return (state.value.lower() if state else "lease_lost"), str(err)
+        outcome = record_failure(store, record, err, now=clock(), owner=owner, permanent=permanent)
+        return outcome, str(err)
     if not store.transition(
         record.name,
         FileState.DOWNLOADED,

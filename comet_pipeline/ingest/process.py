@@ -17,6 +17,7 @@ from astropy.io import fits
 from comet_pipeline.archive.fits_header import helioprojective_wcs, parse_fits_header
 from comet_pipeline.domain import FileRecord, FileState, Frame
 from comet_pipeline.imaging.pipeline import FrameProcessor, PriorFrame
+from comet_pipeline.ingest.attempts import record_failure
 from comet_pipeline.ingest.results import StepResult
 from comet_pipeline.store import LifecycleStore
 
@@ -51,16 +52,12 @@ def process_window(
         try:
             frame = _process_one(store, processor, record)
         except Exception as err:  # noqa: BLE001 - one bad frame must not stop the hour
-            state = store.fail(
-                record.name,
-                f"{type(err).__name__}: {err}",
-                now=clock(),
-                run_id=owner,
-                owner=owner,
-                # bad data (header, values) will not improve; I/O trouble might
-                permanent=isinstance(err, ValueError),
+            # bad data (header, values) will not improve; I/O trouble might
+            permanent = isinstance(err, ValueError)
+            outcome = record_failure(
+                store, record, err, now=clock(), owner=owner, permanent=permanent
             )
-            result.count(state.value.lower() if state else "lease_lost", record.detector.value)
+            result.count(outcome, record.detector.value)
             result.errors.append(f"{record.name}: {type(err).__name__}: {err}")
             continue
         applied = store.complete_processing(

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -205,6 +205,40 @@ def _frame(row: sqlite3.Row) -> Frame:
         stats=stats,
         **{p: row[p] for p in _FRAME_PATHS},
     )
+
+
+@dataclass
+class _Where:
+    """A WHERE clause grown from optional filters, with named parameters."""
+
+    clauses: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, clause: str, **params: Any) -> None:  # noqa: ANN401  SQLite parameter values
+        self.clauses.append(clause)
+        self.params.update(params)
+
+    def window(
+        self,
+        detector: Detector | str | None,
+        start: datetime | None,
+        end: datetime | None,
+        *,
+        after: str = "observed_at",
+        before: str = "observed_at",
+    ) -> _Where:
+        """Filters every time query shares: a detector, ``after >= start``, ``before < end``."""
+        if detector is not None:
+            self.add("detector = :detector", detector=str(detector))
+        if start is not None:
+            self.add(f"{after} >= :start", start=to_iso(start))
+        if end is not None:
+            self.add(f"{before} < :end", end=to_iso(end))
+        return self
+
+    @property
+    def sql(self) -> str:
+        return " AND ".join(self.clauses) or "1"
 
 
 def _candidate(row: sqlite3.Row) -> CandidateRecord:
@@ -610,23 +644,18 @@ class SQLiteStore:
         fresh = FileState.DISCOVERED if target == FileState.DOWNLOADING else FileState.READY
         failed = next(s for s, t in RETRY_STATES.items() if t == target)
         stamp = to_iso(now)
-        where = ["(state = :fresh OR (state = :failed AND next_attempt_at <= :now))"]
-        params: dict[str, Any] = {"fresh": str(fresh), "failed": str(failed), "now": stamp}
-        if detector is not None:
-            where.append("detector = :detector")
-            params["detector"] = str(detector)
-        if start is not None:
-            where.append("observed_at >= :start")
-            params["start"] = to_iso(start)
-        if end is not None:
-            where.append("observed_at < :end")
-            params["end"] = to_iso(end)
-        if names is not None:
-            where.append("name IN (SELECT value FROM json_each(:names))")
-            params["names"] = _json_list(names)
-        sql = (
-            f"SELECT name, state FROM files WHERE {' AND '.join(where)} ORDER BY observed_at, name"
+        where = _Where()
+        where.add(
+            "(state = :fresh OR (state = :failed AND next_attempt_at <= :now))",
+            fresh=str(fresh),
+            failed=str(failed),
+            now=stamp,
         )
+        where.window(detector, start, end)
+        if names is not None:
+            where.add("name IN (SELECT value FROM json_each(:names))", names=_json_list(names))
+        params = where.params
+        sql = f"SELECT name, state FROM files WHERE {where.sql} ORDER BY observed_at, name"
         if limit is not None:
             sql += " LIMIT :limit"
             params["limit"] = int(limit)
@@ -788,21 +817,11 @@ class SQLiteStore:
     ) -> dict[FileState, int]:
         """Number of files in every state (zeros included), optionally for a detector and
         an observation window [start, end)."""
-        where, params = ["1"], []
-        if detector is not None:
-            where.append("detector = ?")
-            params.append(str(detector))
-        if start is not None:
-            where.append("observed_at >= ?")
-            params.append(to_iso(start))
-        if end is not None:
-            where.append("observed_at < ?")
-            params.append(to_iso(end))
+        where = _Where().window(detector, start, end)
         with self._read() as conn:
             rows = conn.execute(
-                f"SELECT state, count(*) AS n FROM files WHERE {' AND '.join(where)}"
-                " GROUP BY state",
-                params,
+                f"SELECT state, count(*) AS n FROM files WHERE {where.sql} GROUP BY state",
+                where.params,
             ).fetchall()
         counts = dict.fromkeys(FileState, 0)
         counts.update({FileState(r["state"]): r["n"] for r in rows})
@@ -979,20 +998,13 @@ class SQLiteStore:
         until: datetime | None = None,
     ) -> list[CandidateRecord]:
         """Candidates whose track overlaps [since, until), by first sighting."""
-        where, params = ["1"], []
-        if detector is not None:
-            where.append("detector = ?")
-            params.append(str(detector))
-        if since is not None:
-            where.append("last_seen_at >= ?")
-            params.append(to_iso(since))
-        if until is not None:
-            where.append("first_seen_at < ?")
-            params.append(to_iso(until))
+        where = _Where().window(
+            detector, since, until, after="last_seen_at", before="first_seen_at"
+        )
         with self._read() as conn:
             rows = conn.execute(
-                f"SELECT * FROM candidates WHERE {' AND '.join(where)} ORDER BY first_seen_at, id",
-                params,
+                f"SELECT * FROM candidates WHERE {where.sql} ORDER BY first_seen_at, id",
+                where.params,
             ).fetchall()
         return [_candidate(r) for r in rows]
 
