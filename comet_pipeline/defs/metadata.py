@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias, TypeVar
@@ -48,27 +48,33 @@ def state_counts_metadata(counts: Mapping[_State, int]) -> Metadata:
     return {f"state/{k.value}": int(v) for k, v in sorted(counts.items(), key=str) if v}
 
 
+def md_table(
+    headers: Sequence[str], rows: Iterable[Sequence[object]], *, limit: int = MAX_TABLE_ROWS
+) -> MetadataValue:
+    """A markdown table (cells with "|" made safe), cut at ``limit`` rows with a count."""
+    rows = list(rows)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for row in rows[:limit]:
+        lines.append("| " + " | ".join(str(c).replace("|", "/") for c in row) + " |")
+    if len(rows) > limit:
+        lines.append(f"| … {len(rows) - limit} more |" + " |" * (len(headers) - 1))
+    return MetadataValue.md("\n".join(lines))
+
+
 def files_table(records: Iterable[FileRecord]) -> MetadataValue:
-    rows = list(records)
-    lines = [
-        "| file | det | observed (UT) | arrived (UT) | latency | state | note |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in rows[:MAX_TABLE_ROWS]:
+    def row(r: FileRecord) -> list[object]:
         arrived = f"{r.arrived_at:%H:%M}" if r.arrived_at else "–"
         latency = (
             f"{(r.arrived_at - r.observed_at).total_seconds() / 60:.0f} min"
             if r.arrived_at
             else "–"
         )
-        note = (r.skip_reason or r.last_error or "").replace("|", "/")[:60]
-        lines.append(
-            f"| {r.name} | {r.detector.label} | {r.observed_at:%Y-%m-%d %H:%M:%S} | {arrived} "
-            f"| {latency} | {r.state.value} | {note} |"
-        )
-    if len(rows) > MAX_TABLE_ROWS:
-        lines.append(f"| … {len(rows) - MAX_TABLE_ROWS} more | | | | | | |")
-    return MetadataValue.md("\n".join(lines))
+        note = (r.skip_reason or r.last_error or "")[:60]
+        observed = f"{r.observed_at:%Y-%m-%d %H:%M:%S}"
+        return [r.name, r.detector.label, observed, arrived, latency, r.state.value, note]
+
+    headers = ["file", "det", "observed (UT)", "arrived (UT)", "latency", "state", "note"]
+    return md_table(headers, (row(r) for r in records))
 
 
 def inline_image(path: Path | str, caption: str) -> MetadataValue:

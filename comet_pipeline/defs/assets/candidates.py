@@ -16,7 +16,7 @@ from dagster import (
     asset,
 )
 
-from comet_pipeline.defs.metadata import Metadata, inline_image
+from comet_pipeline.defs.metadata import Metadata, inline_image, md_table
 from comet_pipeline.defs.partitions import HOURLY_BACKFILL
 from comet_pipeline.defs.resources import ClockResource, FileTreeResource, StoreResource
 from comet_pipeline.hunting.hunter import DEFAULT_CONFIG
@@ -85,17 +85,13 @@ def build_candidates_asset(
             },
         }
         if result.candidates:
-            metadata["candidates"] = MetadataValue.md(
-                "\n".join(
-                    ["| rank | id | det | frames | score | SNR | px/h | first seen (UT) | known |"]
-                    + ["|---|---|---|---|---|---|---|---|---|"]
-                    + [
-                        f"| {i} | {c.id} | {c.detector.upper()} | {c.n_frames} | {c.score:.2f} "
-                        f"| {c.snr:.1f} | {c.speed:.1f} | {c.first_seen:%Y-%m-%d %H:%M} "
-                        f"| {c.known or ''} |"
-                        for i, c in enumerate(result.candidates, 1)
-                    ]
-                )
+            metadata["candidates"] = md_table(
+                ["rank", "id", "det", "frames", "score", "SNR", "px/h", "first seen (UT)", "known"],
+                [
+                    (i, c.id, c.detector.upper(), c.n_frames, f"{c.score:.2f}", f"{c.snr:.1f}")
+                    + (f"{c.speed:.1f}", f"{c.first_seen:%Y-%m-%d %H:%M}", c.known or "")
+                    for i, c in enumerate(result.candidates, 1)
+                ],
             )
         for i, candidate in enumerate(result.new_candidates[:TOP_SHOWN], 1):
             metadata[f"top{i}/cutouts"] = inline_image(

@@ -9,7 +9,7 @@ from dagster import (
     asset,
 )
 
-from comet_pipeline.defs.metadata import Metadata
+from comet_pipeline.defs.metadata import Metadata, md_table
 from comet_pipeline.defs.resources import FileTreeResource, StoreResource
 from comet_pipeline.ingest.playback import build_playback
 from comet_pipeline.settings import Settings
@@ -35,14 +35,10 @@ def build_playback_asset(settings: Settings, daily: DailyPartitionsDefinition) -
                 metadata[f"{detector.value}/animation"] = MetadataValue.path(
                     str(result.animations[detector])
                 )
-            metadata[f"{detector.value}/playlist"] = MetadataValue.md(
-                "\n".join(
-                    ["| # | observed (UT) | file |", "|---|---|---|"]
-                    + [
-                        f"| {i} | {f.observed_at:%H:%M:%S} | {f.name} |"
-                        for i, f in enumerate(frames, 1)
-                    ]
-                )
+            metadata[f"{detector.value}/playlist"] = md_table(
+                ["#", "observed (UT)", "file"],
+                [(i, f"{f.observed_at:%H:%M:%S}", f.name) for i, f in enumerate(frames, 1)],
+                limit=len(frames),
             )
         return MaterializeResult(metadata=metadata)
 
