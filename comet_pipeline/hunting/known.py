@@ -5,9 +5,9 @@ by a degree or two a day near conjunction), so the tracker finds them as it find
 A track that follows a planet's predicted position is labelled ``known: <planet>``: shown,
 but neither a new candidate nor spam. A planet bright enough to saturate is no point source
 for the detector (its blob is rejected), so it is also looked for where the ephemeris puts
-it: seen in enough frames, it becomes a labelled track of its own, measured on the image. A bright planet saturates and bleeds along the CCD
-rows or columns; sources on those bands (beyond the planet's core, which is tracked and
-labelled) are dropped before tracking.
+it: seen in enough frames, it becomes a labelled track of its own, measured on the image.
+It also bleeds along the CCD rows or columns; sources on those bands (beyond the planet's
+core, which is tracked and labelled) are dropped before tracking.
 """
 
 from __future__ import annotations
