@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+
+#: What the services take for "now": wall time in production, a hand-moved clock in tests.
+Clock = Callable[[], datetime]
 
 
 def utc(value: datetime) -> datetime:

@@ -8,7 +8,6 @@ atomically at their final path; failures go through the store's retry bookkeepin
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -17,11 +16,10 @@ from comet_pipeline.archive.client import ArchiveClient
 from comet_pipeline.archive.errors import ArchiveError
 from comet_pipeline.archive.layout import day_dir
 from comet_pipeline.domain import Detector, FileRecord, FileState
+from comet_pipeline.domain.timeutil import Clock
 from comet_pipeline.ingest.attempts import record_failure
 from comet_pipeline.ingest.results import StepResult
 from comet_pipeline.store import LifecycleStore
-
-Clock = Callable[[], datetime]
 
 
 def raw_path_for(raw_dir: Path, record: FileRecord) -> Path:

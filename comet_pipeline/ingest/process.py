@@ -16,12 +16,12 @@ from astropy.io import fits
 
 from comet_pipeline.archive.fits_header import helioprojective_wcs, parse_fits_header
 from comet_pipeline.domain import FileRecord, FileState, Frame
+from comet_pipeline.domain.timeutil import Clock
 from comet_pipeline.imaging.pipeline import FrameProcessor, PriorFrame
 from comet_pipeline.ingest.attempts import record_failure
 from comet_pipeline.ingest.results import StepResult
 from comet_pipeline.store import LifecycleStore
 
-Clock = Callable[[], datetime]
 #: Called as ``progress(done, total)`` before each file, for logs a person watches.
 Progress = Callable[[int, int], None]
 

@@ -14,6 +14,7 @@ from comet_pipeline.simulator.archive import SimArchive
 from comet_pipeline.simulator.attach import simulated_client
 from comet_pipeline.simulator.config import SimConfig
 from comet_pipeline.store import LifecycleStore, SQLiteStore
+from comet_pipeline_tests.clocks import ManualClock
 
 SEED = 7
 #: An hour well inside the simulated day, and a "now" one day later (everything arrived).
@@ -22,23 +23,13 @@ NOW = datetime(2025, 6, 11, 12, tzinfo=UTC)
 DETECTORS = (Detector.C2, Detector.C3)
 
 
-class MutableClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(NOW)
 
 
 @pytest.fixture
-def clock() -> MutableClock:
-    return MutableClock(NOW)
-
-
-@pytest.fixture
-def sim(clock: MutableClock) -> SimArchive:
+def sim(clock: ManualClock) -> SimArchive:
     return SimArchive(SimConfig(seed=SEED), clock=clock)
 
 

@@ -7,23 +7,16 @@ from datetime import UTC, date, datetime
 import pytest
 
 from comet_pipeline.simulator import SimArchive, SimConfig
+from comet_pipeline_tests.clocks import ManualClock
 
 DAY = date(2024, 3, 5)
 
 
-class MovableClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2024, 3, 20, tzinfo=UTC))
 
 
 @pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock(datetime(2024, 3, 20, tzinfo=UTC))
-
-
-@pytest.fixture
-def archive(clock: MovableClock) -> SimArchive:
+def archive(clock: ManualClock) -> SimArchive:
     return SimArchive(SimConfig(seed=7), clock=clock)

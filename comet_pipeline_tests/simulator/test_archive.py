@@ -12,10 +12,11 @@ from comet_pipeline.archive.parsers import parse_img_hdr, parse_listing
 from comet_pipeline.domain.models import Detector
 from comet_pipeline.simulator import SimArchive, SimConfig
 from comet_pipeline.simulator.render import fits_size
-from comet_pipeline_tests.simulator.conftest import DAY, MovableClock
+from comet_pipeline_tests.clocks import ManualClock
+from comet_pipeline_tests.simulator.conftest import DAY
 
 
-def test_a_file_appears_exactly_when_it_arrives(archive: SimArchive, clock: MovableClock) -> None:
+def test_a_file_appears_exactly_when_it_arrives(archive: SimArchive, clock: ManualClock) -> None:
     obs = archive.observations(DAY, Detector.C3)[40]
     clock.now = obs.arrived_at - timedelta(seconds=1)
     assert obs.name not in archive.img_hdr_text(DAY, Detector.C3)
@@ -33,7 +34,7 @@ def test_a_file_appears_exactly_when_it_arrives(archive: SimArchive, clock: Mova
         assert shown == (obs.arrived_at <= clock.now)
 
 
-def test_no_directory_before_the_first_arrival(archive: SimArchive, clock: MovableClock) -> None:
+def test_no_directory_before_the_first_arrival(archive: SimArchive, clock: ManualClock) -> None:
     first = min(o.arrived_at for o in archive.observations(DAY, Detector.C2))
     clock.now = first - timedelta(seconds=1)
     assert not archive.has_directory(DAY, Detector.C2)
@@ -42,7 +43,7 @@ def test_no_directory_before_the_first_arrival(archive: SimArchive, clock: Movab
     assert archive.has_directory(DAY, Detector.C2)
 
 
-def test_same_seed_same_bytes_other_seed_other_bytes(clock: MovableClock) -> None:
+def test_same_seed_same_bytes_other_seed_other_bytes(clock: ManualClock) -> None:
     a, b = (SimArchive(SimConfig(seed=5), clock=clock) for _ in range(2))
     c = SimArchive(SimConfig(seed=6), clock=clock)
     for det in Detector:
@@ -94,7 +95,7 @@ def test_binned_image_is_512_and_its_header_says_so(archive: SimArchive) -> None
     assert abs(h["CRPIX1"] - 259) < 15
 
 
-def test_missing_blocks_are_32x32_zeros_counted_by_datazer(clock: MovableClock) -> None:
+def test_missing_blocks_are_32x32_zeros_counted_by_datazer(clock: ManualClock) -> None:
     archive = SimArchive(SimConfig(seed=3, missing_block_probability=1.0), clock=clock)
     obs = archive.observations(DAY, Detector.C2)[5]
     with fits.open(io.BytesIO(archive.render(obs))) as hdul:
