@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from dagster import (
     AssetCheckResult,
@@ -54,17 +55,26 @@ ARCHIVE_RETRY = RetryPolicy(
 )
 
 
+#: What every step that talks to the archive shares: one pool, one retry policy.
+ARCHIVE_STEP: dict[str, Any] = {"pool": ARCHIVE_POOL, "retry_policy": ARCHIVE_RETRY}
+
+
 def build_ingest_assets(
     settings: Settings, hourly: HourlyPartitionsDefinition, daily: DailyPartitionsDefinition
 ) -> list[AssetsDefinition]:
     detectors = settings.detectors
+    # what every hourly asset shares: its partitions, group and backfill policy
+    hourly_asset: dict[str, Any] = {
+        "partitions_def": hourly,
+        "group_name": GROUP,
+        "backfill_policy": HOURLY_BACKFILL,
+    }
 
     @asset(
         partitions_def=daily,
         group_name=GROUP,
         kinds={"sqlite"},
-        pool=ARCHIVE_POOL,
-        retry_policy=ARCHIVE_RETRY,
+        **ARCHIVE_STEP,
         check_specs=[AssetCheckSpec("slot_coverage", asset="downlink_slots")],
         description="DSN downlink passes of one UTC day, reconciled against the clock and arrivals.",
     )
@@ -107,12 +117,9 @@ def build_ingest_assets(
         )
 
     @asset(
-        partitions_def=hourly,
-        group_name=GROUP,
+        **hourly_asset,
+        **ARCHIVE_STEP,
         kinds={"sqlite"},
-        pool=ARCHIVE_POOL,
-        retry_policy=ARCHIVE_RETRY,
-        backfill_policy=HOURLY_BACKFILL,
         deps=[downlink_slots],
         description="Files observed in the hour, registered from img_hdr.txt and the listing.",
     )
@@ -135,12 +142,9 @@ def build_ingest_assets(
         return MaterializeResult(metadata=_window_metadata(store, result, window, detectors))
 
     @asset(
-        partitions_def=hourly,
-        group_name=GROUP,
+        **hourly_asset,
+        **ARCHIVE_STEP,
         kinds={"sqlite"},
-        pool=ARCHIVE_POOL,
-        retry_policy=ARCHIVE_RETRY,
-        backfill_policy=HOURLY_BACKFILL,
         deps=[discovered_files],
         description="The hour's synoptic files downloaded, verified and READY for processing.",
     )
@@ -166,10 +170,8 @@ def build_ingest_assets(
         return MaterializeResult(metadata=_window_metadata(store, result, window, detectors))
 
     @asset(
-        partitions_def=hourly,
-        group_name=GROUP,
+        **hourly_asset,
         kinds={"fits", "png"},
-        backfill_policy=HOURLY_BACKFILL,
         deps=[
             downloaded_files,
             # Backgrounds and running differences read the frames of the hour before.
