@@ -53,7 +53,12 @@ def _int_list(text: str) -> list[int]:
 def _evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from comet_pipeline.evaluation.grid import HELD_OUT_SEEDS, evaluate_grid, format_grid
+    from comet_pipeline.evaluation.grid import (
+        HELD_OUT_SEEDS,
+        evaluate_grid,
+        format_grid,
+        print_progress,
+    )
     from comet_pipeline.evaluation.harness import format_report
     from comet_pipeline.simulator.profiles import get_profile, profile_names
 
@@ -64,7 +69,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"comet-pipeline: {exc}", file=sys.stderr)
         return 2
     seeds = args.seeds or list(HELD_OUT_SEEDS)
-    reports = evaluate_grid(names, seeds, days=args.days, jobs=args.jobs)
+    reports = evaluate_grid(names, seeds, days=args.days, jobs=args.jobs, progress=print_progress)
     if args.json:
         for r in reports:
             print(json.dumps(r.as_dict()))

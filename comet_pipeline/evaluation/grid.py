@@ -11,7 +11,9 @@ profile, and ``HELD_OUT_PROFILES`` were never looked at while tuning.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -145,14 +147,41 @@ def _run(args: tuple[str, int, int]) -> EvaluationReport:
 
 
 def evaluate_grid(
-    profiles: Sequence[str], seeds: Sequence[int], *, days: int = 1, jobs: int = 2
+    profiles: Sequence[str],
+    seeds: Sequence[int],
+    *,
+    days: int = 1,
+    jobs: int = 2,
+    progress: Callable[[int, int, EvaluationReport], None] | None = None,
 ) -> list[EvaluationReport]:
-    """Every (profile, seed) run, ``jobs`` at a time in worker processes, in grid order."""
+    """Every (profile, seed) run, ``jobs`` at a time in worker processes, in grid order.
+
+    ``progress(done, total, report)`` is called as each run finishes (in grid order).
+    """
     work = [(p, s, days) for p in profiles for s in seeds]
-    if jobs <= 1 or len(work) == 1:
-        return [_run(w) for w in work]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(_run, work))
+    reports: list[EvaluationReport] = []
+    with contextlib.ExitStack() as stack:
+        if jobs <= 1 or len(work) == 1:
+            results: Iterable[EvaluationReport] = map(_run, work)
+        else:
+            results = stack.enter_context(ProcessPoolExecutor(max_workers=jobs)).map(_run, work)
+        for report in results:
+            reports.append(report)
+            if progress is not None:
+                progress(len(reports), len(work), report)
+    return reports
+
+
+def print_progress(done: int, total: int, report: EvaluationReport) -> None:
+    """One line on stderr per finished run (a grid takes minutes)."""
+    found = sum(f for f, _ in report.recall().values())
+    comets = sum(n for _, n in report.recall().values())
+    print(
+        f"[{done}/{total}] {report.profile} seed {report.seed}: {found}/{comets} comets found, "
+        f"{len(report.false_candidates)} false, {report.n_frames} frames",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _pct(found: int, total: int) -> str:
