@@ -22,7 +22,7 @@ from comet_pipeline.archive.fits_header import helioprojective_wcs, parse_fits_h
 from comet_pipeline.defs.resources import ArchiveResource, ClockResource
 from comet_pipeline.domain.models import Detector
 from comet_pipeline.settings import Settings, SettingsError
-from comet_pipeline.simulator import SimArchive, SimConfig, SimObservation
+from comet_pipeline.simulator import SimArchive, SimConfig
 from comet_pipeline.simulator.attach import simulated_client
 from comet_pipeline.simulator.detector_effects import defects_for, storm_factor
 from comet_pipeline.simulator.profiles import (
@@ -34,28 +34,11 @@ from comet_pipeline.simulator.profiles import (
 )
 from comet_pipeline.simulator.render import field_stars, fits_bytes, render_image
 from comet_pipeline.simulator.sky import OPTICS, sky_to_array, transmission_at
-from comet_pipeline_tests.simulator.conftest import DAY
+from comet_pipeline_tests.simulator.conftest import DAY, synoptic_observation
 
 T0 = datetime(2024, 3, 5, 10, 0, tzinfo=UTC)
 QUIET = dict(noise=False, corona=False, stars=False, cosmic_rays=False, artefacts=False)
 QUIET_ALL = dict(QUIET, comets=False)
-
-
-def _obs(det: Detector, when: datetime, exptime: float = 20.0) -> SimObservation:
-    return SimObservation(
-        name=f"{det.telescope_digit}0000001.fts",
-        detector=det,
-        observed_at=when,
-        exptime=exptime,
-        naxis1=1024,
-        naxis2=1024,
-        binning=1,
-        filter="Clear",
-        polarizer="Clear",
-        program="Normal",
-        arrived_at=when,
-        os_num=1,
-    )
 
 
 # --------------------------------------------------------------------------- the registry
@@ -150,7 +133,7 @@ def test_defects_sit_on_the_same_array_pixels_in_every_frame_and_at_roll_180() -
     dark = defects_for(8, Detector.C2, base.hot_pixels, base.warm_columns).rate
     assert np.count_nonzero(dark) >= base.hot_pixels
     for config, when in frames:
-        obs = _obs(Detector.C2, when, exptime=25.1)
+        obs = synoptic_observation(Detector.C2, when, exptime=25.1)
         image = render_image(config, obs).astype(np.float64)
         bias = float(np.median(image))
         expected = np.minimum(dark * 25.1 + bias, 32767)
@@ -162,7 +145,9 @@ def test_warm_columns_and_hot_pixels_stand_out_in_full_frames_rolled_or_not() ->
     d = defects_for(8, Detector.C2, config.hot_pixels, config.warm_columns)
     hottest = np.argsort(d.rate[d.hot_y, d.hot_x])[-20:]
     for roll in (0.0, 180.0):
-        image = render_image(replace(config, roll_deg=roll), _obs(Detector.C2, T0, 25.1))
+        image = render_image(
+            replace(config, roll_deg=roll), synoptic_observation(Detector.C2, T0, 25.1)
+        )
         image = image.astype(np.float64)
         local = ndimage.median_filter(image, size=5)
         excess = (image - local)[d.hot_y[hottest], d.hot_x[hottest]]
@@ -177,8 +162,10 @@ def test_warm_columns_and_hot_pixels_stand_out_in_full_frames_rolled_or_not() ->
 
 def test_static_rings_flicker_from_frame_to_frame() -> None:
     config = profile_config("sparse", seed=2, **QUIET_ALL)
-    a = render_image(config, _obs(Detector.C3, T0)).astype(np.float64)
-    b = render_image(config, _obs(Detector.C3, T0 + timedelta(seconds=720))).astype(np.float64)
+    a = render_image(config, synoptic_observation(Detector.C3, T0)).astype(np.float64)
+    b = render_image(config, synoptic_observation(Detector.C3, T0 + timedelta(seconds=720))).astype(
+        np.float64
+    )
     optics = OPTICS[Detector.C3]
     y, x = np.mgrid[0:1024, 0:1024]
     r = np.hypot(x - optics.sun_x, y - optics.sun_y)
@@ -224,7 +211,9 @@ def test_sky_to_array_matches_the_header_wcs() -> None:
         xa, ya = sky_to_array(optics, x0, y0, roll)
         worlds = []
         for r, (x, y) in ((0.0, (x0, y0)), (roll, (xa, ya))):
-            data = fits_bytes(SimConfig(roll_deg=r, **QUIET_ALL), _obs(Detector.C2, T0))
+            data = fits_bytes(
+                SimConfig(roll_deg=r, **QUIET_ALL), synoptic_observation(Detector.C2, T0)
+            )
             with fits.open(io.BytesIO(data)) as hdul:
                 wcs = helioprojective_wcs(parse_fits_header(hdul[0].header))
             worlds.append(np.array(wcs.pixel_to_world_values(x, y)) * 3600.0)  # arcsec
@@ -269,7 +258,9 @@ def test_the_star_pattern_turns_with_the_roll_and_the_pylon_does_not(det: Detect
     optics = OPTICS[det]
     stars_only = SimConfig(seed=4, **{**QUIET_ALL, "stars": True})
     images = [
-        render_image(replace(stars_only, roll_deg=r), _obs(det, T0)).astype(np.float64)
+        render_image(replace(stars_only, roll_deg=r), synoptic_observation(det, T0)).astype(
+            np.float64
+        )
         for r in (0.0, 180.0)
     ]
     bias = float(np.median(images[0][:8, :8]))
@@ -281,7 +272,9 @@ def test_the_star_pattern_turns_with_the_roll_and_the_pylon_does_not(det: Detect
     # ... while the instrument (pylon) stays where it is in the array
     corona = SimConfig(seed=4, **{**QUIET_ALL, "corona": True})
     for roll in (0.0, 180.0):
-        image = render_image(replace(corona, roll_deg=roll), _obs(det, T0)).astype(np.float64)
+        image = render_image(replace(corona, roll_deg=roll), synoptic_observation(det, T0)).astype(
+            np.float64
+        )
         angles = np.radians(np.arange(-180.0, 180.0, 0.5))
         radius = 0.6 * optics.field_stop_px
         xs = np.rint(optics.sun_x + radius * np.cos(angles)).astype(int)

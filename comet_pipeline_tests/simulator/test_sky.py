@@ -11,29 +11,16 @@ import pytest
 from scipy import ndimage
 
 from comet_pipeline.domain.models import Detector
-from comet_pipeline.simulator import SimArchive, SimConfig, SimObservation
+from comet_pipeline.simulator import SimArchive, SimConfig
 from comet_pipeline.simulator.render import render_image
 from comet_pipeline.simulator.sky import OPTICS, star_velocity
-from comet_pipeline_tests.simulator.conftest import DAY
+from comet_pipeline_tests.simulator.conftest import DAY, synoptic_observation
 
 QUIET = dict(noise=False, corona=False, cosmic_rays=False, artefacts=False, comets=False)
 
 
 def _frame(config: SimConfig, det: Detector, when: datetime) -> np.ndarray:
-    obs = SimObservation(
-        name=f"{det.telescope_digit}0000001.fts",
-        detector=det,
-        observed_at=when,
-        exptime=20.0,
-        naxis1=1024,
-        naxis2=1024,
-        binning=1,
-        filter="Clear",
-        polarizer="Clear",
-        program="Normal",
-        arrived_at=when,
-        os_num=1,
-    )
+    obs = synoptic_observation(det, when)
     return render_image(config, obs).astype(np.float64)
 
 
