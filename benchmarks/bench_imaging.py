@@ -37,8 +37,9 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from comet_pipeline.archive.fits_header import helioprojective_wcs, parse_fits_header
+from comet_pipeline.domain import Frame
 from comet_pipeline.domain.models import Detector, FitsInfo
-from comet_pipeline.imaging.pipeline import FrameProcessor, PriorFrame
+from comet_pipeline.imaging.pipeline import FrameProcessor
 from comet_pipeline.simulator.archive import SimArchive
 from comet_pipeline.simulator.config import SimConfig
 from comet_pipeline.simulator.operations import SimObservation
@@ -66,14 +67,14 @@ def _load(
 def _timing_run(archive: SimArchive, det: Detector, root: Path) -> tuple[list[float], list[float]]:
     frames = [(o, *_load(archive, o)) for o in _synoptic(archive, DAY, det)[:RUN_FRAMES]]
     proc = FrameProcessor(root)
-    history: list[PriorFrame] = []
+    history: list[Frame] = []
     times, cpu = [], []
     for obs, raw, header, info, wcs in frames:
         start, cpu0 = time.perf_counter(), time.process_time()
         out = proc.process(raw, header, info, wcs, name=obs.name, history=list(history))
         times.append((time.perf_counter() - start) * 1000.0)
         cpu.append((time.process_time() - cpu0) * 1000.0)
-        history.append(PriorFrame(obs.name, info.observed_at, out.calibrated_path))
+        history.append(out)
     return times[WARM:], cpu[WARM:]
 
 
@@ -97,12 +98,12 @@ def _day_run(archive: SimArchive, det: Detector, root: Path) -> dict:
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tracemalloc.start()
     proc = FrameProcessor(root)
-    history: list[PriorFrame] = []
+    history: list[Frame] = []
     start = time.perf_counter()
     for obs in obs_list:
         raw, header, info, wcs = _load(archive, obs)
         out = proc.process(raw, header, info, wcs, name=obs.name, history=history[-12:])
-        history.append(PriorFrame(obs.name, info.observed_at, out.calibrated_path))
+        history.append(out)
     elapsed = time.perf_counter() - start
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

@@ -1,31 +1,49 @@
-"""The one Dagster ``Definitions`` object of the project."""
+"""The one Dagster ``Definitions`` object of the project.
+
+Assets, checks, sensors and schedules are module-level definitions under ``defs/``, listed
+here explicitly (a handful per domain: a list reads better than folder discovery, and the
+one thing that varies per deployment, the resources, is built from the settings here).
+"""
 
 from __future__ import annotations
 
-import warnings
+from dagster import ConfigurableResource, Definitions
 
-from dagster import BetaWarning, ConfigurableResource, Definitions
-
-from comet_pipeline.defs.assets.candidates import build_candidates_asset
-from comet_pipeline.defs.assets.ingest import build_ingest_assets
-from comet_pipeline.defs.assets.playback import build_playback_asset
+from comet_pipeline.defs.assets.candidates import comet_candidates
+from comet_pipeline.defs.assets.ingest import (
+    discovered_files,
+    downlink_slots,
+    downloaded_files,
+    processed_frames,
+)
+from comet_pipeline.defs.assets.playback import frame_playback
 from comet_pipeline.defs.checks import no_stuck_files
 from comet_pipeline.defs.jobs import build_jobs
-from comet_pipeline.defs.partitions import daily_partitions, hourly_partitions
+from comet_pipeline.defs.partitions import HOURLY
 from comet_pipeline.defs.resources import (
     ArchiveResource,
     ClockResource,
-    FileTreeResource,
     StoreResource,
+    pipeline_resource,
 )
 from comet_pipeline.defs.schedules import daily_slots_schedule, hourly_sweep_schedule
-from comet_pipeline.defs.sensors import build_sensors
+from comet_pipeline.defs.sensors import SENSORS
 from comet_pipeline.settings import Settings, get_settings
+
+ASSETS = [
+    downlink_slots,
+    discovered_files,
+    downloaded_files,
+    processed_frames,
+    comet_candidates,
+    frame_playback,
+]
 
 
 def build_resources(
     settings: Settings, *, clock: ClockResource | None = None, **overrides: ConfigurableResource
 ) -> dict[str, ConfigurableResource]:
+    """The resources of one deployment: its store, archive, clock and home."""
     clock = clock or ClockResource()
     resources: dict[str, ConfigurableResource] = {
         "clock": clock,
@@ -33,7 +51,7 @@ def build_resources(
         "archive": ArchiveResource(
             archive_url=settings.archive_url, schedule_url=settings.schedule_url, clock=clock
         ),
-        "files": FileTreeResource(home=str(settings.home)),
+        "pipeline": pipeline_resource(settings),
     }
     resources.update(overrides)
     return resources
@@ -45,21 +63,12 @@ def build_definitions(
     clock: ClockResource | None = None,
     **resource_overrides: ConfigurableResource,
 ) -> Definitions:
-    hourly, daily = hourly_partitions(settings), daily_partitions(settings)
-    with warnings.catch_warnings():
-        # backfill_policy is marked beta; we rely on it knowingly (ranges in few runs).
-        warnings.simplefilter("ignore", BetaWarning)
-        assets = [
-            *build_ingest_assets(settings, hourly, daily),
-            build_candidates_asset(settings, hourly),
-            build_playback_asset(settings, daily),
-        ]
-    hourly_keys = [a.key.to_user_string() for a in assets if a.partitions_def == hourly]
+    hourly_keys = [a.key.to_user_string() for a in ASSETS if a.partitions_def == HOURLY]
     return Definitions(
-        assets=assets,
+        assets=ASSETS,
         asset_checks=[no_stuck_files],
         jobs=list(build_jobs(hourly_keys)),
-        sensors=build_sensors(settings),
+        sensors=SENSORS,
         schedules=[daily_slots_schedule, hourly_sweep_schedule],
         resources=build_resources(settings, clock=clock, **resource_overrides),
     )

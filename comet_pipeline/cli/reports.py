@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from comet_pipeline.domain import Detector, FileState, SlotState
+from comet_pipeline.imaging.products import PROCESSED_PNG
 from comet_pipeline.ingest.windows import days_covering
 from comet_pipeline.settings import Settings
 from comet_pipeline.store import LifecycleStore, SQLiteStore
@@ -23,29 +24,27 @@ def table(headers: list[str], rows: Sequence[Sequence[object]]) -> str:
 
 def status_text(store: LifecycleStore) -> str:
     summary = store.summary()
-    if summary["empty"]:
+    if summary.empty:
         return (
-            f"The lifecycle store at {summary['path']} is empty: nothing ingested yet.\n"
+            f"The lifecycle store at {summary.location} is empty: nothing ingested yet.\n"
             "Run `comet-pipeline demo` or start `make dev` and let the sensors work."
         )
-    slots = summary["slots_by_state"]
-    out = [f"Lifecycle store: {summary['path']}", ""]
-    out.append(
-        table(["slot state", "slots"], [[s.value, slots.get(s.value, 0)] for s in SlotState])
-    )
+    slots = summary.slots_by_state
+    out = [f"Lifecycle store: {summary.location}", ""]
+    out.append(table(["slot state", "slots"], [[s.value, slots.get(s, 0)] for s in SlotState]))
     out.append("")
-    files = summary["files_by_detector_state"]
+    files = summary.files_by_detector_state
     detectors = sorted(files)
     rows = [
         [
             s.value,
-            *[files[d].get(s.value, 0) for d in detectors],
-            sum(files[d].get(s.value, 0) for d in detectors),
+            *[files[d].get(s, 0) for d in detectors],
+            sum(files[d].get(s, 0) for d in detectors),
         ]
         for s in FileState
     ]
-    out.append(table(["file state", *[d.upper() for d in detectors], "total"], rows))
-    totals = summary["totals"]
+    out.append(table(["file state", *[d.value.upper() for d in detectors], "total"], rows))
+    totals = summary.totals
     out.append("")
     out.append(
         f"{totals['frames']} frames, {totals['candidates']} comet candidates, "
@@ -68,7 +67,7 @@ def frames_text(store: LifecycleStore, detector: Detector, since: datetime, unti
             f"{f.observed_at:%Y-%m-%d %H:%M:%S}",
             f.name,
             f"{f.stats.get('noise_sigma', float('nan')):.3g}",
-            f.png_path or "",
+            f.path(PROCESSED_PNG) or "",
         ]
         for f in frames
     ]
@@ -138,7 +137,7 @@ def demo_summary_text(
     if frames:
         newest = max(frames, key=lambda f: f.observed_at)
         out.append(
-            f"Newest frame: {newest.detector.label} {newest.observed_at:%Y-%m-%d %H:%M} UT → {newest.png_path}"
+            f"Newest frame: {newest.detector.label} {newest.observed_at:%Y-%m-%d %H:%M} UT → {newest.path(PROCESSED_PNG)}"
         )
     found = [
         c for d in settings.detectors for c in store.candidates(d.value, since=start, until=end)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias, TypeVar
@@ -15,10 +16,17 @@ if TYPE_CHECKING:
     # MetadataValue...): not re-exported at the top level, so only the type checker sees it.
     from dagster._core.definitions.metadata import RawMetadataValue
 
-from comet_pipeline.domain import FileRecord
-from comet_pipeline.ingest.results import StepResult
+from comet_pipeline.domain import FileRecord, FileState, Frame, Slot, SlotState
+from comet_pipeline.hunting.hunter import DEFAULT_CONFIG
+from comet_pipeline.hunting.storm import rule_text
+from comet_pipeline.imaging.products import PROCESSED_PNG, THUMBNAIL
+from comet_pipeline.ingest.hunt import HuntResult
+from comet_pipeline.ingest.playback import PlaybackResult
+from comet_pipeline.ingest.results import LatencyStats, StepResult
 
 MAX_TABLE_ROWS = 60
+#: Candidates shown with their cutout strip in the materialization's metadata.
+TOP_SHOWN = 3
 
 #: A materialization's or check's metadata, as the assets build it.
 Metadata: TypeAlias = "dict[str, RawMetadataValue]"
@@ -81,3 +89,94 @@ def inline_image(path: Path | str, caption: str) -> MetadataValue:
     """A small PNG embedded in markdown, so the UI shows it without a file server."""
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     return MetadataValue.md(f"**{caption}**\n\n![{caption}](data:image/png;base64,{data})")
+
+
+# -- per asset ---------------------------------------------------------------------------
+
+
+def window_metadata(
+    result: StepResult, records: Sequence[FileRecord], start: datetime, end: datetime
+) -> Metadata:
+    """An hourly ingest step: its outcomes, the window's files by state, their latency."""
+    records = sorted(records, key=lambda r: (r.observed_at, r.name))
+    counts = {s: sum(1 for r in records if r.state is s) for s in FileState}
+    result.latency = LatencyStats.of(
+        [r.arrived_at - r.observed_at for r in records if r.arrived_at is not None]
+    )
+    return {
+        **step_metadata(result),
+        **state_counts_metadata(counts),
+        "files_in_window": len(records),
+        "files": files_table(records),
+        "window": f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UT",
+    }
+
+
+def slots_metadata(result: StepResult, slots: Sequence[Slot]) -> Metadata:
+    by_state = {s: sum(1 for x in slots if x.state is s) for s in SlotState}
+    return {**step_metadata(result), **state_counts_metadata(by_state), "slots": len(slots)}
+
+
+def frames_metadata(frames: Sequence[Frame]) -> Metadata:
+    """How many frames the window holds, and the newest one as a picture."""
+    metadata: Metadata = {"frames": len(frames)}
+    newest = max(frames, key=lambda f: f.observed_at, default=None)
+    thumbnail = None if newest is None else newest.path(THUMBNAIL)
+    if newest is not None and thumbnail is not None:
+        metadata["newest_frame"] = inline_image(
+            thumbnail,
+            f"{newest.detector.label} {newest.observed_at:%Y-%m-%d %H:%M} UT ({newest.name})",
+        )
+        metadata["newest_frame_path"] = newest.path(PROCESSED_PNG) or thumbnail
+    return metadata
+
+
+def candidates_metadata(result: HuntResult) -> Metadata:
+    """What the hunter did per detector, the ranked candidates, the top ones' cutouts."""
+    metadata: Metadata = {
+        "elapsed_s": round(result.elapsed_s, 2),
+        "candidates_updated": len(result.candidates),
+        "new_candidates_updated": len(result.new_candidates),
+        "merged_away": len(result.merged_away),
+        **{f"frames/{d.value}": n for d, n in result.frames.items()},
+        # star drift (ephemeris / refined / disagreement), masked static and bleed
+        # sources, storm frames and how they were capped, known objects
+        **{
+            f"hunter/{d.value}": MetadataValue.json(
+                {**s.summary(), "storm_rule": rule_text(DEFAULT_CONFIG)}
+            )
+            for d, s in result.stats.items()
+        },
+    }
+    if result.candidates:
+        metadata["candidates"] = md_table(
+            ["rank", "id", "det", "frames", "score", "SNR", "px/h", "first seen (UT)", "known"],
+            [
+                (i, c.id, c.detector.upper(), c.n_frames, f"{c.score:.2f}", f"{c.snr:.1f}")
+                + (f"{c.speed:.1f}", f"{c.first_seen:%Y-%m-%d %H:%M}", c.known or "")
+                for i, c in enumerate(result.candidates, 1)
+            ],
+        )
+    for i, candidate in enumerate(result.new_candidates[:TOP_SHOWN], 1):
+        metadata[f"top{i}/cutouts"] = inline_image(
+            result.cutouts[candidate.id],
+            f"#{i} {candidate.id} ({candidate.detector.upper()}, score {candidate.score:.2f})",
+        )
+        metadata[f"top{i}/report"] = MetadataValue.md(f"```\n{candidate.report}\n```")
+    return metadata
+
+
+def playback_metadata(result: PlaybackResult) -> Metadata:
+    metadata: Metadata = {"elapsed_s": round(result.elapsed_s, 2)}
+    for detector, frames in result.frames.items():
+        metadata[f"{detector.value}/frames"] = len(frames)
+        if detector in result.animations:
+            metadata[f"{detector.value}/animation"] = MetadataValue.path(
+                str(result.animations[detector])
+            )
+        metadata[f"{detector.value}/playlist"] = md_table(
+            ["#", "observed (UT)", "file"],
+            [(i, f"{f.observed_at:%H:%M:%S}", f.name) for i, f in enumerate(frames, 1)],
+            limit=len(frames),
+        )
+    return metadata

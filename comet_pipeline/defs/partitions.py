@@ -1,10 +1,23 @@
-"""Partitions: daily (UTC) for slots and playback, hourly by observation time for files."""
+"""Partitions: daily (UTC) for slots and playback, hourly by observation time for files.
+
+Both start at ``COMET_PARTITIONS_START`` of the process's settings: the one place module-level
+definitions read the settings, because a partitions definition is part of an asset's identity.
+"""
 
 from __future__ import annotations
 
-from dagster import BackfillPolicy, DailyPartitionsDefinition, HourlyPartitionsDefinition
+import warnings
+from datetime import UTC, datetime
+from typing import Any
 
-from comet_pipeline.settings import Settings
+from dagster import (
+    BackfillPolicy,
+    BetaWarning,
+    DailyPartitionsDefinition,
+    HourlyPartitionsDefinition,
+)
+
+from comet_pipeline.settings import get_settings
 
 HOURLY_FORMAT = "%Y-%m-%d-%H:%M"
 
@@ -12,18 +25,21 @@ HOURLY_FORMAT = "%Y-%m-%d-%H:%M"
 #: Every hourly asset carries it, so a job over them keeps it.
 HOURLY_BACKFILL = BackfillPolicy.multi_run(max_partitions_per_run=12)
 
+_START = get_settings().partitions_start
 
-def hourly_partitions(settings: Settings) -> HourlyPartitionsDefinition:
-    # end_offset=1: the hour in progress exists as a partition, because files observed in
-    # it can already have arrived.
-    return HourlyPartitionsDefinition(
-        start_date=f"{settings.partitions_start:%Y-%m-%d}-00:00",
-        fmt=HOURLY_FORMAT,
-        end_offset=1,
-    )
+#: The first hour any partition covers (sensors request nothing before it).
+FIRST_HOUR = datetime(_START.year, _START.month, _START.day, tzinfo=UTC)
 
+# end_offset=1: the hour (day) in progress exists as a partition, because files observed in
+# it can already have arrived.
+HOURLY = HourlyPartitionsDefinition(
+    start_date=f"{_START:%Y-%m-%d}-00:00", fmt=HOURLY_FORMAT, end_offset=1
+)
+DAILY = DailyPartitionsDefinition(start_date=f"{_START:%Y-%m-%d}", end_offset=1)
 
-def daily_partitions(settings: Settings) -> DailyPartitionsDefinition:
-    return DailyPartitionsDefinition(
-        start_date=f"{settings.partitions_start:%Y-%m-%d}", end_offset=1
-    )
+# backfill_policy is marked beta; we rely on it knowingly (a range runs in few runs), so
+# its one warning is silenced here, where the policy is chosen, and nothing else is.
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=BetaWarning)
+
+#: What every hourly asset shares: its partitions and backfill policy.
+HOURLY_ASSET: dict[str, Any] = {"partitions_def": HOURLY, "backfill_policy": HOURLY_BACKFILL}

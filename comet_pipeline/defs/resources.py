@@ -1,4 +1,4 @@
-"""Dagster resources wrapping the store, the archive client, the clock and the file tree."""
+"""Dagster resources: the store, the archive client, the clock, and the pipeline settings."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from dagster import ConfigurableResource
 from pydantic import PrivateAttr
 
 from comet_pipeline.archive.client import ArchiveClient
-from comet_pipeline.domain import from_iso, utcnow
-from comet_pipeline.settings import HomeLayout
+from comet_pipeline.domain import Detector, from_iso, utcnow
+from comet_pipeline.settings import HomeLayout, Settings
 from comet_pipeline.store import LifecycleStore, SQLiteStore
 
 if TYPE_CHECKING:
@@ -92,11 +92,24 @@ class ArchiveResource(ConfigurableResource):
         return SimArchive(config=config, clock=self.clock.now)
 
 
-class FileTreeResource(ConfigurableResource):
-    """Where raw files, frames and products are written (all under ``COMET_HOME``)."""
+class PipelineResource(ConfigurableResource):
+    """The settings assets and sensors act on: the home they write under (raw files, frames,
+    products) and the detectors they ingest. Built from :class:`Settings` by
+    :func:`pipeline_resource`; assets get it as a parameter, never from a closure."""
 
     home: str
+    detector_names: list[str] = [d.value for d in Detector]
 
     @property
     def layout(self) -> HomeLayout:
         return HomeLayout(Path(self.home))
+
+    @property
+    def detectors(self) -> tuple[Detector, ...]:
+        return tuple(Detector(d) for d in self.detector_names)
+
+
+def pipeline_resource(settings: Settings) -> PipelineResource:
+    return PipelineResource(
+        home=str(settings.home), detector_names=[d.value for d in settings.detectors]
+    )

@@ -9,8 +9,10 @@ from comet_pipeline.domain.models import (
     FileTransition,
     FitsInfo,
     Frame,
+    ProductFile,
     Slot,
     SlotTransition,
+    StoreSummary,
 )
 from comet_pipeline.domain.states import (
     FILE_TRANSITIONS,
@@ -34,9 +36,11 @@ __all__ = [
     "FileTransition",
     "FitsInfo",
     "Frame",
+    "ProductFile",
     "Slot",
     "SlotState",
     "SlotTransition",
+    "StoreSummary",
     "from_iso",
     "to_iso",
     "utc",

@@ -91,20 +91,32 @@ class FileRecord:
 
 
 @dataclass(frozen=True)
+class ProductFile:
+    """One file of a frame's products, as the store keeps it (``products`` table)."""
+
+    path: str
+    size_bytes: int | None = None  # None: not measured (rows migrated from an older schema)
+
+
+@dataclass(frozen=True)
 class Frame:
-    """The products and statistics of one processed file."""
+    """A processed file: its products by registry name (``imaging.products``) and statistics.
+
+    The imaging pipeline returns it, the store keeps it, the hunter and the viewer read it.
+    """
 
     name: str
     detector: Detector
     observed_at: datetime
-    calibrated_path: str
-    background_path: str | None = None
-    difference_path: str | None = None
-    png_path: str | None = None
-    preview_path: str | None = None
-    thumbnail_path: str | None = None
-    difference_png_path: str | None = None
+    products: dict[str, ProductFile] = field(default_factory=dict)
     stats: dict[str, float] = field(default_factory=dict)
+    background_kind: str | None = None  # "rolling", or a fallback: "self" / "radial"
+    background_frames: int | None = None  # earlier frames the rolling background used
+
+    def path(self, product: str) -> str | None:
+        """The file of ``product`` (a registry name), or None when this frame has none."""
+        item = self.products.get(product)
+        return None if item is None else item.path
 
 
 @dataclass(frozen=True)
@@ -188,3 +200,17 @@ class FitsInfo:
     n_missing: int  # missing (zero) pixels, DATAZER or NMISSING
     level: str  # "0.5" or "1"
     filename: str = ""
+
+
+@dataclass(frozen=True)
+class StoreSummary:
+    """The counts ``comet-pipeline status`` prints: where the store is and what it holds."""
+
+    location: str
+    slots_by_state: dict[SlotState, int]
+    files_by_detector_state: dict[Detector, dict[FileState, int]]
+    totals: dict[str, int]  # rows per table: slots, files, frames, transitions, candidates
+
+    @property
+    def empty(self) -> bool:
+        return self.totals.get("slots", 0) == 0 and self.totals.get("files", 0) == 0

@@ -1,14 +1,9 @@
 """One raw frame in, every product out: the entry the ingest service calls.
 
-Products (``out_root/<detector>/<YYYYMMDD>/<stem>.*``):
-
-* ``cal.fits``    calibrated float32, DN/s per full-res pixel, masked pixels NaN, WCS
-* ``sample.npy``  the flattened calibrated frame block-median-ed 4x (C2) or 8x (C3): the
-  background input for later frames
-* ``bgsub.fits``  background-subtracted + NRGF, in units of the local noise sigma
-* ``diff.fits``   running difference (DN/s) with the previous frame, unless the gap is long
-* ``png`` / ``preview.png`` / ``thumb.png``  the bg-subtracted frame at 1024/512/256
-* ``diff.png``    the running difference, sigma-normalised per radius, at 1024
+Products (``out_root/<detector>/<YYYYMMDD>/<stem><suffix>``) are the entries of
+:mod:`comet_pipeline.imaging.products`; each is written as soon as the science it needs
+exists. Besides them, ``<stem>.sample.npy`` keeps the flattened calibrated frame
+block-median-ed 4x (C2) or 8x (C3): the background input for later frames.
 
 All outputs are pure functions of the inputs (raw frame, header, history), written
 atomically, so reprocessing gives identical bytes. Orientation: see :mod:`.orientation`.
@@ -19,15 +14,14 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from comet_pipeline.domain.models import Detector, FitsInfo
+from comet_pipeline.domain.models import Detector, FitsInfo, Frame, ProductFile
 from comet_pipeline.imaging import background as bg
 from comet_pipeline.imaging.calibrate import SATURATION_DN
 from comet_pipeline.imaging.difference import running_difference
@@ -36,7 +30,6 @@ from comet_pipeline.imaging.fitsio import (
     read_fits_data,
     save_npy_atomic,
     with_cards,
-    write_fits_float32,
 )
 from comet_pipeline.imaging.frame import (
     BACKGROUND_WINDOW,
@@ -49,40 +42,18 @@ from comet_pipeline.imaging.frame import (
     sample_factor,
 )
 from comet_pipeline.imaging.geometry import Geometry, geometry
-from comet_pipeline.imaging.orientation import to_display
-from comet_pipeline.imaging.png import write_png_set
-from comet_pipeline.imaging.stats import FrameStats, frame_stats
-from comet_pipeline.imaging.stretch import display_bgsub, display_difference
+from comet_pipeline.imaging.products import (
+    BY_NAME,
+    CALIBRATED,
+    PRODUCTS,
+    ProductInputs,
+    Stage,
+    product_paths,
+)
+from comet_pipeline.imaging.stats import frame_stats
 
-CAL_SUFFIX = ".cal.fits"
 SAMPLE_SUFFIX = ".sample.npy"
-
-
-@dataclass(frozen=True)
-class PriorFrame:
-    """An earlier processed frame of the same detector (from the store's frames table)."""
-
-    name: str
-    observed_at: datetime
-    calibrated_path: Path
-
-
-@dataclass(frozen=True)
-class ProcessedFrame:
-    name: str
-    detector: Detector
-    observed_at: datetime
-    calibrated_path: Path
-    background_path: Path  # the background-subtracted (NRGF) FITS
-    difference_path: Path | None
-    png_path: Path  # bg-subtracted, 1024
-    preview_path: Path  # 512
-    thumbnail_path: Path  # 256
-    difference_png_path: Path | None
-    sample_path: Path
-    stats: FrameStats
-    background_kind: str  # "rolling" (median of earlier frames), "self" or "radial" (fallbacks)
-    background_frames: int  # earlier frames the rolling background used (0 for radial)
+CAL_SUFFIX = BY_NAME[CALIBRATED].suffix
 
 
 def sample_path_for(calibrated_path: Path) -> Path:
@@ -91,21 +62,6 @@ def sample_path_for(calibrated_path: Path) -> Path:
     name = p.name
     stem = name[: -len(CAL_SUFFIX)] if name.endswith(CAL_SUFFIX) else p.stem
     return p.with_name(stem + SAMPLE_SUFFIX)
-
-
-def product_paths(out_root: Path, detector: Detector, observed_at: datetime, name: str) -> dict:
-    stem = Path(name).name.split(".")[0]
-    folder = Path(out_root) / Detector(detector).value / observed_at.strftime("%Y%m%d")
-    return {
-        "cal": folder / f"{stem}.cal.fits",
-        "bgsub": folder / f"{stem}.bgsub.fits",
-        "diff": folder / f"{stem}.diff.fits",
-        "png": folder / f"{stem}.png",
-        "preview": folder / f"{stem}.preview.png",
-        "thumb": folder / f"{stem}.thumb.png",
-        "diff_png": folder / f"{stem}.diff.png",
-        "sample": folder / f"{stem}{SAMPLE_SUFFIX}",
-    }
 
 
 class _LRU:
@@ -165,11 +121,14 @@ class FrameProcessor:
         self._frames = _LRU(2)  # the previous calibrated frame of each detector
 
     # -- history ---------------------------------------------------------------------------
-    def _sample(self, prior: PriorFrame, geo: Geometry, factor: int) -> np.ndarray | None:
+    def _sample(self, prior: Frame, geo: Geometry, factor: int) -> np.ndarray | None:
         """The prior frame's sample: memory, else its ``.sample.npy``, else rebuilt from its
         calibrated FITS (a frame from an older version, or one sampled at another factor)
         and saved beside it, so the next run finds it."""
-        path = sample_path_for(prior.calibrated_path)
+        calibrated_path = _calibrated_path(prior)
+        if calibrated_path is None:
+            return None
+        path = sample_path_for(calibrated_path)
         expected = (geo.shape[0] // factor, geo.shape[1] // factor)
         cached = self._samples.get(path)
         if cached is not None and cached.shape == expected:
@@ -180,7 +139,7 @@ class FrameProcessor:
             sample = None
         if sample is None or sample.shape != expected:
             try:
-                data = read_fits_data(prior.calibrated_path)
+                data = read_fits_data(calibrated_path)
             except (FileNotFoundError, OSError, ValueError):
                 return None
             if data.shape != geo.shape:
@@ -210,18 +169,22 @@ class FrameProcessor:
         wcs: WCS,
         *,
         name: str,
-        history: Sequence[PriorFrame],
-    ) -> ProcessedFrame:
+        history: Sequence[Frame],
+    ) -> Frame:
+        """All products of one raw frame; ``history`` are earlier frames of its detector."""
         det = Detector(info.detector)
         now = info.observed_at
         paths = product_paths(self.out_root, det, now, name)
-        shape = raw.shape
+        sample_path = sample_path_for(paths[CALIBRATED])
         earlier = sorted(
-            (p for p in history if p.observed_at < now and Path(p.calibrated_path) != paths["cal"]),
+            (
+                p
+                for p in history
+                if p.observed_at < now and (c := _calibrated_path(p)) and c != paths[CALIBRATED]
+            ),
             key=lambda p: p.observed_at,
         )
-        # the earlier frames' samples the background uses (memory, else disk)
-        geo = geometry(shape, info.sun_x, info.sun_y)
+        geo = geometry(raw.shape, info.sun_x, info.sun_y)
         factor = sample_factor(det)
         chosen = background_history(
             now,
@@ -231,28 +194,31 @@ class FrameProcessor:
             window=self.background_window,
         )
         samples = [s for p in chosen if (s := self._sample(p, geo, factor)) is not None]
+        inputs = ProductInputs(geometry=geo, roll_deg=info.roll_deg)
+        history_of = "comet_pipeline imaging: {}".format
 
         # The products are encoded and written by two threads while this one computes:
         # zlib, file writes and numpy copies release the GIL, so writing (~40% of the work)
         # overlaps the background and difference arithmetic. Each file has one writer and
         # every write is atomic; process() returns only after all of them finished.
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="imaging-write") as pool:
-            jobs: list[Future[Path | None]] = []
-            cal_cards: list[str] = []
+            jobs: dict[str, Future[object]] = {}
 
-            def write_calibrated(calibrated: Calibrated) -> None:
-                cal_cards.extend(
-                    product_cards(
-                        raw_header,
-                        observed_at=now,
-                        wcs=wcs,
-                        bunit="DN/s",
-                        history=[f"comet_pipeline imaging: {s}" for s in calibrated.steps],
-                    )
+            def write(stage: Stage) -> None:
+                for spec in PRODUCTS:
+                    if spec.stage is stage:
+                        jobs[spec.name] = pool.submit(spec.render, inputs, paths[spec.name])
+
+            def on_calibrated(calibrated: Calibrated) -> None:
+                inputs.calibrated = calibrated.data
+                inputs.calibrated_cards = product_cards(
+                    raw_header,
+                    observed_at=now,
+                    wcs=wcs,
+                    bunit="DN/s",
+                    history=[history_of(s) for s in calibrated.steps],
                 )
-                jobs.append(
-                    pool.submit(write_fits_float32, paths["cal"], calibrated.data, cal_cards)
-                )
+                write(Stage.CALIBRATED)
 
             # 1-3. calibrate and mask, sample, background (shared with in-memory callers)
             science = process_frame(
@@ -261,50 +227,42 @@ class FrameProcessor:
                 samples,
                 min_history=self.min_history,
                 fallback=self.fallback,
-                on_calibrated=write_calibrated,
+                on_calibrated=on_calibrated,
             )
             calibrated, sample, sub = science.calibrated, science.sample, science.subtracted
             cal = calibrated.data
-            jobs.append(pool.submit(save_npy_atomic, paths["sample"], sample))
-            bgsub, kind, n_used = sub.bgsub, sub.kind, sub.frames
-            bg_cards = with_cards(
-                cal_cards,
-                bunit="sigma",
-                history=[f"comet_pipeline imaging: {s}" for s in sub.steps],
+            sample_job = pool.submit(save_npy_atomic, sample_path, sample)
+            inputs.subtracted = sub.bgsub
+            inputs.subtracted_cards = with_cards(
+                inputs.calibrated_cards, bunit="sigma", history=[history_of(s) for s in sub.steps]
             )
-            jobs.append(pool.submit(write_fits_float32, paths["bgsub"], bgsub, bg_cards))
-            shown = to_display(display_bgsub(bgsub), info.roll_deg)
-            jobs.append(
-                pool.submit(write_png_set, shown, paths["png"], paths["preview"], paths["thumb"])
-            )
+            write(Stage.SUBTRACTED)
 
             # 4. running difference
             diff = None
             previous = earlier[-1] if earlier else None
             if previous is not None:
-                prev = self._calibrated(previous.calibrated_path)
+                prev = self._calibrated(Path(_calibrated_path(previous) or ""))
                 if prev is not None:
                     diff = running_difference(
                         cal, prev, current_time=now, previous_time=previous.observed_at,
                         max_gap=self.max_gap,
                     )  # fmt: skip
-            diff_path = diff_png = None
             if diff is not None and previous is not None:  # a difference needs a previous
                 gap_min = (now - previous.observed_at).total_seconds() / 60
-                diff_cards = with_cards(
-                    cal_cards,
+                inputs.difference = diff
+                inputs.difference_cards = with_cards(
+                    inputs.calibrated_cards,
                     history=[
-                        f"comet_pipeline imaging: running difference minus {previous.name}"
-                        f" ({gap_min:.1f} min earlier)"
+                        history_of(f"running difference minus {previous.name}")
+                        + f" ({gap_min:.1f} min earlier)"
                     ],
                 )
-                diff_path, diff_png = paths["diff"], paths["diff_png"]
-                jobs.append(pool.submit(write_fits_float32, diff_path, diff, diff_cards))
-                shown = to_display(display_difference(bg.nrgf(diff, geo)), info.roll_deg)
-                jobs.append(pool.submit(write_png_set, shown, diff_png))
-            else:
-                for key in ("diff", "diff_png"):  # a stale product from an earlier run would lie
-                    paths[key].unlink(missing_ok=True)
+                write(Stage.DIFFERENCE)
+            else:  # a stale product from an earlier run would lie
+                for spec in PRODUCTS:
+                    if spec.stage is Stage.DIFFERENCE:
+                        paths[spec.name].unlink(missing_ok=True)
 
             # 5. stats
             stats = frame_stats(
@@ -314,24 +272,26 @@ class FrameProcessor:
                 missing_blocks=calibrated.missing_blocks,
                 saturation_dn=self.saturation_dn * info.binning**2,
             )
-            for job in jobs:
+            sample_job.result()
+            for job in jobs.values():
                 job.result()  # re-raise a failed write here
 
-        self._frames.put(paths["cal"], cal)
-        self._samples.put(paths["sample"], sample)
-        return ProcessedFrame(
+        self._frames.put(paths[CALIBRATED], cal)
+        self._samples.put(sample_path, sample)
+        return Frame(
             name=name,
             detector=det,
             observed_at=now,
-            calibrated_path=paths["cal"],
-            background_path=paths["bgsub"],
-            difference_path=diff_path,
-            png_path=paths["png"],
-            preview_path=paths["preview"],
-            thumbnail_path=paths["thumb"],
-            difference_png_path=diff_png,
-            sample_path=paths["sample"],
-            stats=stats,
-            background_kind=kind,
-            background_frames=n_used,
+            products={
+                product: ProductFile(str(paths[product]), paths[product].stat().st_size)
+                for product in jobs
+            },
+            stats=stats.as_dict(),
+            background_kind=sub.kind,
+            background_frames=sub.frames,
         )
+
+
+def _calibrated_path(frame: Frame) -> Path | None:
+    path = frame.path(CALIBRATED)
+    return None if path is None else Path(path)

@@ -24,6 +24,7 @@ from comet_pipeline.hunting.persist import candidate_from_rows, candidate_row, d
 from comet_pipeline.hunting.report import cutout_strip, strip_png
 from comet_pipeline.hunting.sliding import SlidingHunter
 from comet_pipeline.hunting.stats import HuntStats
+from comet_pipeline.imaging.products import PROCESSED
 from comet_pipeline.store import LifecycleStore
 
 #: Frames hunted together: a C3 Kreutz comet needs a few hours to show its motion.
@@ -49,7 +50,10 @@ class HuntResult:
 
 def load_hunt_frame(frame: Frame) -> HuntFrame:
     """The background-subtracted frame of a processed file, with its Sun centre."""
-    with fits.open(frame.background_path, memmap=False) as hdul:
+    path = frame.path(PROCESSED)
+    if path is None:
+        raise ValueError(f"{frame.name} has no {PROCESSED} product to hunt on")
+    with fits.open(path, memmap=False) as hdul:
         image = np.asarray(hdul[0].data, dtype=np.float32)
         header = hdul[0].header
     return HuntFrame(
@@ -129,7 +133,7 @@ def _hunt_detector(
 ) -> None:
     """Slide the window hour by hour with the same hunter the evaluation measures."""
     pending = deque(
-        f for f in store.frames_between(detector, start - window, end) if f.background_path
+        f for f in store.frames_between(detector, start - window, end) if f.path(PROCESSED)
     )
     result.frames[detector] = len(pending)
     if not pending:
@@ -194,3 +198,14 @@ def _save(
     store.upsert_candidate(candidate_row(candidate, cutout_path=str(path)), now=now)
     store.replace_detections(candidate.id, detection_rows(candidate))
     result.cutouts[candidate.id] = path
+
+
+def new_candidates_since(
+    store: LifecycleStore, detectors: tuple[Detector, ...], since: datetime, until: datetime
+) -> dict[str, int]:
+    """New candidates per detector seen in [since, until): known objects (planets) are
+    shown to a hunter, but never count as noise."""
+    return {
+        d.value: sum(1 for c in store.candidates(d, since=since, until=until) if not c.known)
+        for d in detectors
+    }

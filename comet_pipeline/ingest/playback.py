@@ -9,6 +9,7 @@ from pathlib import Path
 
 from comet_pipeline.domain import Detector, Frame
 from comet_pipeline.imaging.playback import write_playback
+from comet_pipeline.imaging.products import PREVIEW
 from comet_pipeline.store import LifecycleStore
 
 
@@ -34,12 +35,12 @@ def build_playback(
         frames = [
             f
             for f in store.frames_between(detector, start, start + timedelta(days=1))
-            if f.preview_path
+            if f.path(PREVIEW)
         ]
         result.frames[detector] = frames
         if frames:
             result.animations[detector] = write_playback(
-                [(f.observed_at, Path(p)) for f in frames if (p := f.preview_path)],
+                [(f.observed_at, Path(p)) for f in frames if (p := f.path(PREVIEW))],
                 playback_path(products_dir, detector, day),
                 detector=detector.value,
             )

@@ -10,14 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 
 from astropy.io import fits
 
 from comet_pipeline.archive.fits_header import helioprojective_wcs, parse_fits_header
 from comet_pipeline.domain import FileRecord, FileState, Frame
 from comet_pipeline.domain.timeutil import Clock
-from comet_pipeline.imaging.pipeline import FrameProcessor, PriorFrame
+from comet_pipeline.imaging.pipeline import FrameProcessor
 from comet_pipeline.ingest.attempts import record_failure
 from comet_pipeline.ingest.results import StepResult
 from comet_pipeline.store import LifecycleStore
@@ -75,29 +74,9 @@ def _process_one(store: LifecycleStore, processor: FrameProcessor, record: FileR
         header = hdul[0].header
         raw = hdul[0].data
     info = parse_fits_header(header)
-    prior = [
-        PriorFrame(name=f.name, observed_at=f.observed_at, calibrated_path=Path(f.calibrated_path))
-        for f in store.frames_between(
-            record.detector, record.observed_at - processor.background_window, record.observed_at
-        )
-    ]
-    out = processor.process(
+    prior = store.frames_between(
+        record.detector, record.observed_at - processor.background_window, record.observed_at
+    )
+    return processor.process(
         raw, header, info, helioprojective_wcs(info), name=record.name, history=prior
     )
-    return Frame(
-        name=record.name,
-        detector=record.detector,
-        observed_at=record.observed_at,
-        calibrated_path=str(out.calibrated_path),
-        background_path=_str(out.background_path),
-        difference_path=_str(out.difference_path),
-        png_path=_str(out.png_path),
-        preview_path=_str(out.preview_path),
-        thumbnail_path=_str(out.thumbnail_path),
-        difference_png_path=_str(out.difference_png_path),
-        stats=out.stats.as_dict(),
-    )
-
-
-def _str(path: Path | None) -> str | None:
-    return None if path is None else str(path)

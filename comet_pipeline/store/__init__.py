@@ -1,10 +1,14 @@
-"""Repository layer: the LifecycleStore protocol (base.py) and its SQLite engine (lifecycle.py:
-schema, guarded transitions, leases, time queries, on sqlite-utils)."""
+"""Repository layer: the LifecycleStore protocol (base.py) every caller annotates, and its
+SQLite engine (sqlite/: schema and migrations, one module per aggregate, on sqlite-utils)."""
 
 from comet_pipeline.store.base import LifecycleStore
 from comet_pipeline.store.errors import IllegalTransition, StoreError, UnknownFile
-from comet_pipeline.store.lifecycle import CHRONOLOGICAL_FILES_SQL, SQLiteStore
-from comet_pipeline.store.schema import SCHEMA_VERSION, migrate
+from comet_pipeline.store.sqlite import (
+    CHRONOLOGICAL_FILES_SQL,
+    SCHEMA_VERSION,
+    SQLiteStore,
+    migrate,
+)
 
 __all__ = [
     "CHRONOLOGICAL_FILES_SQL",

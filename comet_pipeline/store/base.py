@@ -1,8 +1,9 @@
 """The store's public face: what every caller annotates, whatever engine is behind it.
 
-The SQLite engine (:class:`comet_pipeline.store.lifecycle.SQLiteStore`, sqlite-utils) is the
-embedded default; a second engine (PostgreSQL) implements the same protocol and runs the
-same behavioural tests. Typed domain records cross this boundary both ways.
+The SQLite engine (:class:`comet_pipeline.store.sqlite.SQLiteStore`, on sqlite-utils) is the
+embedded default; a second engine implements the same protocol and runs the same
+behavioural tests (``comet_pipeline_tests/store``, parametrized over engines). Typed domain
+records cross this boundary both ways; no SQL, rows or connections do.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from comet_pipeline.domain import (
     Slot,
     SlotState,
     SlotTransition,
+    StoreSummary,
 )
 
 
@@ -164,7 +166,8 @@ class LifecycleStore(Protocol):
     def transition_count(self) -> int: ...
 
     def record_frame(self, frame: Frame, now: datetime) -> None:
-        """Insert or replace the products and statistics of a processed file."""
+        """Insert or replace the statistics of a processed file; its products become exactly
+        ``frame.products``."""
 
     def complete_processing(
         self,
@@ -202,5 +205,5 @@ class LifecycleStore(Protocol):
 
     def detections_for(self, candidate_id: str) -> list[DetectionRecord]: ...
 
-    def summary(self) -> dict[str, Any]:
-        """Counts for ``comet-pipeline status``: plain str/int, JSON-able."""
+    def summary(self) -> StoreSummary:
+        """Counts for ``comet-pipeline status``."""

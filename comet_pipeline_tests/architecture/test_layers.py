@@ -80,3 +80,24 @@ def test_imports_point_down_only(package, path):
 def test_every_package_has_rules():
     packages = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     assert packages - {"domain"} <= set(FORBIDDEN), packages - set(FORBIDDEN)
+
+
+#: Where a store engine may be chosen: the front doors and the Dagster resource. Everything
+#: else annotates the protocol, so a second engine changes nothing there.
+ENGINE_CHOOSERS = {"cli", "defs/resources.py", "store"}
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=str)
+def test_only_the_front_doors_name_a_store_engine(path):
+    rel = path.relative_to(PACKAGE).as_posix()
+    if rel in ENGINE_CHOOSERS or rel.split("/", 1)[0] in ENGINE_CHOOSERS:
+        return
+    source = path.read_text()
+    assert "SQLiteStore" not in source and "comet_pipeline.store.sqlite" not in source, rel
+
+
+@pytest.mark.parametrize("path", _modules("store"), ids=str)
+def test_the_protocol_knows_no_engine(path):
+    if "sqlite" in path.relative_to(PACKAGE).parts or path.name == "__init__.py":
+        return
+    assert not any(n.startswith("comet_pipeline.store.sqlite") for n in _imports(path))

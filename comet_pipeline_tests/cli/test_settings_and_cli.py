@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from comet_pipeline import cli
 from comet_pipeline.cli.reports import frames_text, status_text
-from comet_pipeline.domain import Detector, Frame
+from comet_pipeline.domain import Detector
 from comet_pipeline.settings import Settings, SettingsError
-from comet_pipeline.store import SQLiteStore
+from comet_pipeline_tests.shared import FILLED_TIMES
 
 
 def test_settings_defaults_and_overrides(tmp_path: Path):
@@ -51,48 +51,25 @@ def test_bad_settings_say_which_variable(env, message):
         Settings.from_env(env)
 
 
-def test_status_says_when_the_store_is_empty_and_counts_otherwise(tmp_path: Path):
-    store = SQLiteStore(tmp_path / "lifecycle.db")
-    assert "is empty" in status_text(store)
-    now = datetime(2025, 6, 10, 12, tzinfo=UTC)
-    from comet_pipeline.domain import ArchiveFile
+def test_status_says_when_the_store_is_empty_and_counts_otherwise(sqlite_store):
+    assert "is empty" in status_text(sqlite_store)
 
-    store.register_files([ArchiveFile("32000001.fts", Detector.C3, now, 18.0, 1024, 1024)], now=now)
-    text = status_text(store)
-    assert "DISCOVERED" in text and "C3" in text
+
+def test_status_counts_slots_files_frames_and_candidates(filled_store):
+    text = status_text(filled_store)
     row = next(line for line in text.splitlines() if line.startswith("DISCOVERED"))
-    assert row.split()[-1] == "1"
+    assert "C3" in text and row.split()[-1] == "3"
+    assert next(line for line in text.splitlines() if line.startswith("PENDING")).split()[-1] == "1"
+    assert "3 frames, 1 comet candidates" in text
 
 
-def test_frames_lists_processed_frames_in_time_order(tmp_path: Path):
-    store = SQLiteStore(tmp_path / "lifecycle.db")
-    from comet_pipeline.domain import ArchiveFile
-
-    times = [datetime(2025, 6, 10, h, tzinfo=UTC) for h in (5, 3, 4)]
-    names = [f"3200000{i}.fts" for i in range(3)]
-    store.register_files(
-        [
-            ArchiveFile(n, Detector.C3, t, 18.0, 1024, 1024)
-            for n, t in zip(names, times, strict=True)
-        ],
-        now=times[0],
-    )
-    for n, t in zip(names, times, strict=True):
-        store.record_frame(
-            Frame(
-                n,
-                Detector.C3,
-                t,
-                calibrated_path=f"/f/{n}.cal.fits",
-                png_path=f"/f/{n}.png",
-                stats={"noise_sigma": 0.3},
-            ),
-            now=t,
-        )
-    text = frames_text(store, Detector.C3, times[1], datetime(2025, 6, 11, tzinfo=UTC))
+def test_frames_lists_processed_frames_in_time_order(filled_store):
+    since = min(FILLED_TIMES)
+    text = frames_text(filled_store, Detector.C3, since, since + timedelta(days=1))
     listed = [line.split()[2] for line in text.splitlines()[2:]]
     assert listed == ["32000001.fts", "32000002.fts", "32000000.fts"]
-    assert "No processed C2 frames" in frames_text(store, Detector.C2, times[1], times[0])
+    assert "/f/32000001.fts.png" in text.splitlines()[2]
+    assert "No processed C2 frames" in frames_text(filled_store, Detector.C2, since, since)
 
 
 def test_cli_rejects_bad_input_with_a_message(capsys):

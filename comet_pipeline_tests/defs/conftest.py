@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 
 import pytest
 from dagster import DagsterInstance
@@ -11,9 +10,8 @@ from dagster import DagsterInstance
 from comet_pipeline.definitions import build_definitions
 from comet_pipeline.defs.resources import ArchiveResource, ClockResource
 from comet_pipeline.settings import Settings
+from comet_pipeline_tests.shared import NOW, SEED
 
-SEED = 7
-NOW = datetime(2025, 6, 11, 12, tzinfo=UTC)
 PARTITION = "2025-06-10-03:00"
 
 
@@ -27,11 +25,6 @@ def make_defs(settings: Settings, now: datetime = NOW, **overrides):
         clock=clock,
     )
     return build_definitions(settings, clock=clock, archive=archive, **overrides)
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home")
 
 
 @pytest.fixture

@@ -7,7 +7,12 @@ from datetime import datetime, timedelta
 
 from dagster import DagsterInstance, build_sensor_context
 
-from comet_pipeline.defs.resources import ArchiveResource, ClockResource, StoreResource
+from comet_pipeline.defs.resources import (
+    ArchiveResource,
+    ClockResource,
+    StoreResource,
+    pipeline_resource,
+)
 from comet_pipeline.domain import Detector, FileState, Slot, SlotState
 from comet_pipeline.ingest.discover import discover_window
 from comet_pipeline.ingest.windows import hour_floor
@@ -31,6 +36,7 @@ def _resources(settings, now: datetime) -> dict:
             backoff_seconds=0.0,
             clock=clock,
         ),
+        "pipeline": pipeline_resource(settings),
     }
 
 

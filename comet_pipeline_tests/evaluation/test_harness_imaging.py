@@ -17,7 +17,7 @@ from astropy.io import fits
 from comet_pipeline.archive.fits_header import helioprojective_wcs, parse_fits_header
 from comet_pipeline.domain.models import Detector, Frame
 from comet_pipeline.evaluation.harness import MemoryFrames
-from comet_pipeline.imaging.pipeline import FrameProcessor, PriorFrame
+from comet_pipeline.imaging.pipeline import FrameProcessor
 from comet_pipeline.ingest.hunt import load_hunt_frame
 from comet_pipeline.simulator.archive import SimArchive
 from comet_pipeline.simulator.config import SimConfig
@@ -32,7 +32,7 @@ def test_memory_frames_equal_the_pipeline_bgsub_products(tmp_path: Path, detecto
     obs = [o for o in sim.observations(DAY, det) if o.synoptic and not o.duplicate_of][:5]
     memory = MemoryFrames()
     proc = FrameProcessor(tmp_path)
-    history: list[PriorFrame] = []
+    history: list[Frame] = []
     kinds = []
     for o in obs:
         data = sim.render(o)
@@ -44,17 +44,9 @@ def test_memory_frames_equal_the_pipeline_bgsub_products(tmp_path: Path, detecto
         out = proc.process(
             raw, header, info, helioprojective_wcs(info), name=o.name, history=list(history)
         )
-        history.append(PriorFrame(o.name, info.observed_at, out.calibrated_path))
+        history.append(out)
         kinds.append(out.background_kind)
-        theirs = load_hunt_frame(
-            Frame(
-                name=o.name,
-                detector=det,
-                observed_at=info.observed_at,
-                calibrated_path=str(out.calibrated_path),
-                background_path=str(out.background_path),
-            )
-        )
+        theirs = load_hunt_frame(out)
         assert mine.image.dtype == theirs.image.dtype == np.float32
         assert np.array_equal(mine.image, theirs.image, equal_nan=True), o.name
         assert mine.sun() == pytest.approx(theirs.sun(), abs=1e-6)

@@ -1,5 +1,6 @@
 import hashlib
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,8 +11,20 @@ from scipy import ndimage
 from comet_pipeline.archive.fits_header import helioprojective_wcs, parse_fits_header
 from comet_pipeline.domain.models import Detector
 from comet_pipeline.imaging.masks import field_mask
-from comet_pipeline.imaging.pipeline import FrameProcessor, PriorFrame, sample_path_for
+from comet_pipeline.imaging.pipeline import FrameProcessor, sample_path_for
+from comet_pipeline.imaging.products import (
+    CALIBRATED,
+    DIFFERENCE,
+    DIFFERENCE_PNG,
+    PREVIEW,
+    PROCESSED,
+    PROCESSED_PNG,
+    PRODUCTS,
+    THUMBNAIL,
+    Stage,
+)
 from comet_pipeline_tests.imaging import synth
+from comet_pipeline_tests.imaging.helpers import product_path
 
 N = 1024
 
@@ -55,10 +68,8 @@ def _digest(paths):
 
 
 def _products(out):
-    return [
-        out.calibrated_path, out.background_path, out.difference_path, out.png_path,
-        out.preview_path, out.thumbnail_path, out.difference_png_path, out.sample_path,
-    ]  # fmt: skip
+    paths = [product_path(out, spec.name) for spec in PRODUCTS]
+    return [*paths, sample_path_for(product_path(out, CALIBRATED))]
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +81,7 @@ def sequence(tmp_path_factory):
     for k in range(5):
         blocks = ((320, 640),) if k == 4 else ()
         out, info = _process(proc, run, k, list(history), blocks=blocks)
-        history.append(PriorFrame(out.name, info.observed_at, out.calibrated_path))
+        history.append(out)
         outs.append(out)
     return root, run, history, outs
 
@@ -78,26 +89,32 @@ def sequence(tmp_path_factory):
 def test_layout_kinds_and_difference(sequence):
     root, _, _, outs = sequence
     first, last = outs[0], outs[-1]
-    assert first.calibrated_path == root / "c3" / "20240101" / "30000000.cal.fits"
-    assert first.sample_path == sample_path_for(first.calibrated_path)
-    assert first.difference_path is None and first.difference_png_path is None
+    assert product_path(first, CALIBRATED) == root / "c3" / "20240101" / "30000000.cal.fits"
+    assert sample_path_for(product_path(first, CALIBRATED)).is_file()
+    assert set(first.products) == {s.name for s in PRODUCTS if s.stage is not Stage.DIFFERENCE}
+    assert all(f.size_bytes == Path(f.path).stat().st_size for f in first.products.values())
+    assert product_path(first, DIFFERENCE) is None and product_path(first, DIFFERENCE_PNG) is None
     assert first.background_kind == "self"
     assert outs[3].background_kind == "rolling" and outs[3].background_frames == 3
-    assert last.difference_path.name == "30000004.diff.fits"
+    assert product_path(last, DIFFERENCE).name == "30000004.diff.fits"
     for p in _products(last):
         assert p.exists(), p
-    for p, size in ((last.png_path, 1024), (last.preview_path, 512), (last.thumbnail_path, 256)):
+    for p, size in (
+        (product_path(last, PROCESSED_PNG), 1024),
+        (product_path(last, PREVIEW), 512),
+        (product_path(last, THUMBNAIL), 256),
+    ):
         with Image.open(p) as im:
             assert im.format == "PNG" and im.mode == "L" and im.size == (size, size)
-    with Image.open(last.difference_png_path) as im:
+    with Image.open(product_path(last, DIFFERENCE_PNG)) as im:
         assert im.mode == "L" and im.size == (1024, 1024)
-    with fits.open(last.background_path) as hdul:
+    with fits.open(product_path(last, PROCESSED)) as hdul:
         assert hdul[0].header["BUNIT"] == "sigma" and hdul[0].data.dtype.kind == "f"
 
 
 def test_masked_pixels_are_occulter_pylon_blocks_and_nothing_else(sequence):
     _, run, _, outs = sequence
-    cal = fits.getdata(outs[-1].calibrated_path)
+    cal = fits.getdata(product_path(outs[-1], CALIBRATED))
     nan = np.isnan(cal)
     i = run.info0
     yy, xx = np.mgrid[0:N, 0:N]
@@ -114,8 +131,8 @@ def test_masked_pixels_are_occulter_pylon_blocks_and_nothing_else(sequence):
     near_pylon = ndimage.binary_dilation(run.pylon, np.ones((3, 3), bool), iterations=6)
     assert not (extra & ~rim & ~near_pylon).any()
     assert (extra & near_pylon).sum() < 0.5 * run.pylon.sum()
-    assert outs[-1].stats.missing_blocks == 1
-    assert abs(outs[-1].stats.masked_fraction - nan.mean()) < 1e-6
+    assert outs[-1].stats["missing_blocks"] == 1
+    assert abs(outs[-1].stats["masked_fraction"] - nan.mean()) < 1e-6
 
 
 def test_stats_noise_matches_truth(sequence):
@@ -126,17 +143,18 @@ def test_stats_noise_matches_truth(sequence):
     r = np.hypot(xx - i.sun_x, yy - i.sun_y) * i.plate_scale / 960
     usable = (r > 4.4) & (r < 30.8) & ~run.pylon
     noise = (np.sqrt(16 + run.corona * i.exptime / 2) / i.exptime)[usable]
-    assert 0.8 * np.median(noise) < st.noise_sigma < 1.25 * np.median(noise)
-    assert abs(st.median - np.median(run.corona[usable])) < 0.1 * np.median(run.corona[usable])
-    assert st.saturated_fraction == 0.0
-    assert set(st.as_dict()) == {
+    assert 0.8 * np.median(noise) < st["noise_sigma"] < 1.25 * np.median(noise)
+    median = np.median(run.corona[usable])
+    assert abs(st["median"] - median) < 0.1 * median
+    assert st["saturated_fraction"] == 0.0
+    assert set(st) == {
         "median", "noise_sigma", "masked_fraction", "saturated_fraction", "missing_blocks",
     }  # fmt: skip
 
 
 def test_moving_source_visible_in_bgsub(sequence):
     _, _, _, outs = sequence
-    bgsub = fits.getdata(outs[-1].background_path)
+    bgsub = fits.getdata(product_path(outs[-1], PROCESSED))
     x, y = 650 - 5 * 4, 300 + 3 * 4
     assert bgsub[y, x] > 10  # tens of sigma; the field around it ~N(0,1)
     around = bgsub[y - 40 : y + 40, x + 20 : x + 80]
@@ -158,7 +176,7 @@ def test_radial_fallback_selectable(tmp_path):
     run = Run(seed=5)
     out, _ = _process(FrameProcessor(tmp_path, fallback="radial"), run, 0, [])
     assert out.background_kind == "radial" and out.background_frames == 0
-    bgsub = fits.getdata(out.background_path)
+    bgsub = fits.getdata(product_path(out, PROCESSED))
     x, y = 650, 300
     assert bgsub[y, x] > 10  # the source survives the radial model too
     with pytest.raises(ValueError, match="fallback must be 'self' or 'radial'"):
@@ -169,13 +187,13 @@ def test_no_difference_across_long_gap_and_stale_one_removed(tmp_path):
     run = Run(seed=3)
     proc = FrameProcessor(tmp_path, max_gap=timedelta(minutes=40))
     out0, info0 = _process(proc, run, 0, [])
-    hist = [PriorFrame(out0.name, info0.observed_at, out0.calibrated_path)]
+    hist = [out0]
     out1, _ = _process(proc, run, 1, hist)
-    assert out1.difference_path is not None and out1.difference_path.exists()
+    assert product_path(out1, DIFFERENCE) is not None and product_path(out1, DIFFERENCE).exists()
     late = synth.T0 + timedelta(minutes=41)
     out1b, _ = _process(proc, run, 1, hist, when=late)  # same name, observed 41 min later
-    assert out1b.difference_path is None and out1b.difference_png_path is None
-    assert not out1.difference_path.exists()
+    assert product_path(out1b, DIFFERENCE) is None and product_path(out1b, DIFFERENCE_PNG) is None
+    assert not product_path(out1, DIFFERENCE).exists()
 
 
 def test_sample_rebuilt_when_missing(tmp_path):
@@ -184,16 +202,16 @@ def test_sample_rebuilt_when_missing(tmp_path):
     hist = []
     for k in range(2):
         out, info = _process(proc, run, k, list(hist))
-        hist.append(PriorFrame(out.name, info.observed_at, out.calibrated_path))
-    kept = np.load(hist[0].calibrated_path.with_name("30000000.sample.npy"))
+        hist.append(out)
+    kept = np.load(product_path(hist[0], CALIBRATED).with_name("30000000.sample.npy"))
     for h in hist:
-        sample_path_for(h.calibrated_path).unlink()
+        sample_path_for(product_path(h, CALIBRATED)).unlink()
     out, _ = _process(FrameProcessor(tmp_path, min_history=2), run, 2, hist)
     assert out.background_kind == "rolling" and out.background_frames == 2
     rebuilt = FrameProcessor(tmp_path)._sample(hist[0], _geo(run), 8)
     np.testing.assert_allclose(rebuilt, kept, rtol=1e-5, equal_nan=True)
-    assert sample_path_for(hist[0].calibrated_path).exists()  # healed on disk
-    np.save(sample_path_for(hist[1].calibrated_path), np.zeros((64, 64), np.float32))
+    assert sample_path_for(product_path(hist[0], CALIBRATED)).exists()  # healed on disk
+    np.save(sample_path_for(product_path(hist[1], CALIBRATED)), np.zeros((64, 64), np.float32))
     resampled = FrameProcessor(tmp_path)._sample(hist[1], _geo(run), 8)
     assert resampled.shape == (128, 128)  # a sample of another factor is rebuilt
 
@@ -208,10 +226,10 @@ def test_pylon_found_in_data_not_model(sequence):
     _, run, _, outs = sequence
     i = run.info0
     model = field_mask((N, N), "c3", i.sun_x, i.sun_y, i.plate_scale, 0.0)  # arm at 232°
-    cal = fits.getdata(outs[0].calibrated_path)
+    cal = fits.getdata(product_path(outs[0], CALIBRATED))
     assert np.isnan(cal[run.pylon]).all()
     assert not np.isnan(cal[model & ~run.pylon]).all()  # the 232° model was not used
-    history = " ".join(str(fits.getheader(outs[0].calibrated_path)["HISTORY"]).split())
+    history = " ".join(str(fits.getheader(product_path(outs[0], CALIBRATED))["HISTORY"]).split())
     measured = float(history.split("pylon at ")[1].split(" deg (measured)")[0])
     assert abs(measured - 229.0) < 0.6
 
@@ -221,11 +239,13 @@ def test_load_display_array_matches_pngs(sequence):
 
     _, _, _, outs = sequence
     last = outs[-1]
-    png = load_display_array(last.png_path)
+    png = load_display_array(product_path(last, PROCESSED_PNG))
     assert png.dtype == np.uint8 and png.shape == (1024, 1024)
-    assert np.array_equal(load_display_array(last.background_path), png)
-    assert np.array_equal(load_display_array(last.difference_path), _png(last.difference_png_path))
-    cal = load_display_array(last.calibrated_path)
+    assert np.array_equal(load_display_array(product_path(last, PROCESSED)), png)
+    assert np.array_equal(
+        load_display_array(product_path(last, DIFFERENCE)), _png(product_path(last, DIFFERENCE_PNG))
+    )
+    cal = load_display_array(product_path(last, CALIBRATED))
     assert cal.shape == (1024, 1024) and cal[0, 0] == 128  # corner out of field: grey
 
 
@@ -249,10 +269,12 @@ def test_pure_frame_functions_match_the_products(sequence):
         rerun.frame(k)
     raw, _, info = rerun.frame(4, blocks=((320, 640),))
     c = calibrate_and_mask(raw, info)
-    assert np.array_equal(c.data, fits.getdata(outs[-1].calibrated_path), equal_nan=True)
+    assert np.array_equal(c.data, fits.getdata(product_path(outs[-1], CALIBRATED)), equal_nan=True)
     geo = frame_geometry(info)
     sample = make_sample(c.data, geo, sample_factor(info.detector))
-    earlier = [np.load(sample_path_for(h.calibrated_path)) for h in history[:4]]
+    earlier = [np.load(sample_path_for(product_path(h, CALIBRATED))) for h in history[:4]]
     sub = subtract_background(c.data, geo, sample, earlier)
     assert sub.kind == "rolling" and sub.frames == 4
-    assert np.array_equal(sub.bgsub, fits.getdata(outs[-1].background_path), equal_nan=True)
+    assert np.array_equal(
+        sub.bgsub, fits.getdata(product_path(outs[-1], PROCESSED)), equal_nan=True
+    )

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import Path
-
 import pytest
 
 from comet_pipeline.archive.client import ArchiveClient
@@ -15,17 +12,11 @@ from comet_pipeline.simulator.attach import simulated_client
 from comet_pipeline.simulator.config import SimConfig
 from comet_pipeline.store import LifecycleStore, SQLiteStore
 from comet_pipeline_tests.clocks import ManualClock
+from comet_pipeline_tests.shared import HOUR, NOW, SEED
 
-SEED = 7
-#: An hour well inside the simulated day, and a "now" one day later (everything arrived).
-HOUR = datetime(2025, 6, 10, 3, tzinfo=UTC)
-NOW = datetime(2025, 6, 11, 12, tzinfo=UTC)
+__all__ = ["DETECTORS", "HOUR", "NOW", "SEED"]
+
 DETECTORS = (Detector.C2, Detector.C3)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(NOW)
 
 
 @pytest.fixture
@@ -36,11 +27,6 @@ def sim(clock: ManualClock) -> SimArchive:
 @pytest.fixture
 def client(sim: SimArchive) -> ArchiveClient:
     return simulated_client("sim://lasco", "sim://schedule", sim_archive=sim, backoff=0)
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home")
 
 
 @pytest.fixture

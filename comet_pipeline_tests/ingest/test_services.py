@@ -83,7 +83,8 @@ def test_download_and_process_an_hour_then_nothing_the_second_time(store, client
         f.observed_at for f in frames if f.detector is DETECTORS[1]
     )
     for frame in frames:
-        assert Path(frame.calibrated_path).is_file() and Path(frame.png_path).is_file()
+        assert all(Path(frame.path(p)).is_file() for p in ("calibrated", "processed_png"))
+        assert frame.products["calibrated"].size_bytes > 4_000_000  # 1024² float32
         assert frame.stats["masked_fraction"] < 0.9
 
     before = store.transition_count()

@@ -8,17 +8,12 @@ from datetime import timedelta
 import pytest
 
 from comet_pipeline.domain import FileState
-from comet_pipeline.store import IllegalTransition, LifecycleStore, SQLiteStore
+from comet_pipeline.store import IllegalTransition
 from comet_pipeline_tests.store._helpers import T0, archive_file, put_in_state
 
 
-def make_store(tmp_path, **kw) -> LifecycleStore:
-    kw.setdefault("rng", random.Random(42))
-    return SQLiteStore(tmp_path / "lifecycle.db", **kw)
-
-
-def test_claim_sets_lease_and_release_clears_it(tmp_path):
-    store = make_store(tmp_path, lease=timedelta(minutes=10))
+def test_claim_sets_lease_and_release_clears_it(make_store):
+    store = make_store(lease=timedelta(minutes=10))
     store.register_files([archive_file("a.fts")], now=T0)
     [rec] = store.claim(target=FileState.DOWNLOADING, owner="run-a", now=T0)
     assert rec.state == FileState.DOWNLOADING
@@ -38,8 +33,8 @@ def test_claim_sets_lease_and_release_clears_it(tmp_path):
     assert (rec.sha256, rec.raw_path) == ("ab" * 32, "/raw/a.fts")
 
 
-def test_expired_lease_is_recovered_as_a_failed_attempt(tmp_path):
-    store = make_store(tmp_path, lease=timedelta(minutes=10))
+def test_expired_lease_is_recovered_as_a_failed_attempt(make_store):
+    store = make_store(lease=timedelta(minutes=10))
     store.register_files([archive_file("d.fts"), archive_file("p.fts", T0 + timedelta(1))], now=T0)
     store.claim(target=FileState.DOWNLOADING, owner="dead", now=T0, names=["d.fts"])
     put_in_state_from_discovered = [FileState.DOWNLOADING, FileState.DOWNLOADED, FileState.READY]
@@ -74,9 +69,9 @@ def test_expired_lease_is_recovered_as_a_failed_attempt(tmp_path):
     assert again.name == "d.fts" and again.attempts == 1
 
 
-def test_backoff_grows_exponentially_within_jitter_is_capped_then_abandons(tmp_path):
+def test_backoff_grows_exponentially_within_jitter_is_capped_then_abandons(make_store):
     base, cap, jitter = timedelta(minutes=2), timedelta(hours=1), 0.25
-    store = make_store(tmp_path, max_attempts=9, backoff_base=base, backoff_cap=cap, jitter=jitter)
+    store = make_store(max_attempts=9, backoff_base=base, backoff_cap=cap, jitter=jitter)
     store.register_files([archive_file("x.fts")], now=T0)
     now = T0
     delays: list[timedelta] = []
@@ -105,9 +100,9 @@ def test_backoff_grows_exponentially_within_jitter_is_capped_then_abandons(tmp_p
     assert "final straw" in (store.transitions_for("x.fts")[-1].reason or "")
 
 
-def test_seeded_rng_gives_a_reproducible_schedule(tmp_path):
-    def schedule(sub: str) -> list:
-        store = SQLiteStore(tmp_path / sub / "db", rng=random.Random(7), max_attempts=10)
+def test_seeded_rng_gives_a_reproducible_schedule(make_store):
+    def schedule() -> list:
+        store = make_store(rng=random.Random(7), max_attempts=10)
         store.register_files([archive_file("s.fts")], now=T0)
         out, now = [], T0
         for _ in range(4):
@@ -117,11 +112,11 @@ def test_seeded_rng_gives_a_reproducible_schedule(tmp_path):
             out.append(now)
         return out
 
-    assert schedule("a") == schedule("b")
+    assert schedule() == schedule()
 
 
-def test_permanent_failure_abandons_at_once_and_processing_has_its_own_budget(tmp_path):
-    store = make_store(tmp_path, max_attempts=2)
+def test_permanent_failure_abandons_at_once_and_processing_has_its_own_budget(make_store):
+    store = make_store(max_attempts=2)
     put_in_state(store, "p.fts", FileState.DOWNLOADING)
     assert store.fail("p.fts", "transient", now=T0) == FileState.DOWNLOAD_FAILED
     store.claim(target=FileState.DOWNLOADING, owner="w", now=T0 + timedelta(hours=2))
@@ -136,8 +131,8 @@ def test_permanent_failure_abandons_at_once_and_processing_has_its_own_budget(tm
         store.fail("p.fts", "again", now=T0)
 
 
-def test_fail_by_a_stale_worker_is_not_applied(tmp_path):
-    store = make_store(tmp_path, lease=timedelta(minutes=1))
+def test_fail_by_a_stale_worker_is_not_applied(make_store):
+    store = make_store(lease=timedelta(minutes=1))
     store.register_files([archive_file("s.fts")], now=T0)
     store.claim(target=FileState.DOWNLOADING, owner="slow", now=T0)
     store.recover_expired_leases(T0 + timedelta(minutes=2))

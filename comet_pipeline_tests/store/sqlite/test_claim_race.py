@@ -10,7 +10,7 @@ import pytest
 from comet_pipeline.domain import FileState
 from comet_pipeline.store import SQLiteStore
 from comet_pipeline_tests.store._helpers import T0, many_files
-from comet_pipeline_tests.store._race import claim_all
+from comet_pipeline_tests.store.sqlite._race import claim_all
 
 N_FILES = 200
 

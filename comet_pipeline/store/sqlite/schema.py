@@ -1,18 +1,65 @@
 """Schema of the lifecycle database as an ordered list of migration steps.
 
 Step ``i`` (1-based) brings ``PRAGMA user_version`` from ``i - 1`` to ``i``. Steps are
-append-only: never edit a released step, add a new one. Each step runs in its own
+append-only: never edit a released step, add a new one. Early steps are SQL text; later ones
+are functions over a sqlite-utils ``Database`` (``create``, ``transform``, ``insert_all``). Each step runs in its own
 ``BEGIN IMMEDIATE`` transaction that re-reads the version, so two processes opening a
 fresh file at once cannot both apply it, and running the migration again is a no-op.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from collections.abc import Callable
+
+import sqlite_utils
 
 BUSY_TIMEOUT_MS = 30_000
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+#: The frame path columns of schema 4 and the product (``imaging.products`` name) each held.
+_PATH_COLUMNS = {
+    "calibrated_path": "calibrated",
+    "background_path": "processed",
+    "difference_path": "difference",
+    "png_path": "processed_png",
+    "preview_path": "preview",
+    "thumbnail_path": "thumbnail",
+    "difference_png_path": "difference_png",
+}
+
+
+def _size(path: str) -> int | None:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return None
+
+
+def _products_table(db: sqlite_utils.Database) -> None:
+    """5: a frame's products become rows (frame, product, path, bytes) instead of a column
+    each, so a new product needs no schema change; frames say which background they used."""
+    rows = [
+        {"frame": r["name"], "product": product, "path": r[column], "bytes": _size(r[column])}
+        for r in db.table("frames").rows
+        for column, product in _PATH_COLUMNS.items()
+        if r[column]
+    ]
+    db.table("frames").transform(drop=set(_PATH_COLUMNS))
+    db.table("frames").add_column("background_kind", str)
+    db.table("frames").add_column("background_frames", int)
+    db.table("products").create(
+        {"frame": str, "product": str, "path": str, "bytes": int},
+        pk=("frame", "product"),
+        foreign_keys=[("frame", "frames", "name")],
+        not_null={"path"},
+    )
+    db.table("products").insert_all(rows)
+
+
+Step = tuple[str, ...] | Callable[[sqlite_utils.Database], None]
+
+MIGRATIONS: tuple[Step, ...] = (
     # 1: the lifecycle: slots, files, frames, the audit trail.
     (
         """CREATE TABLE slots (
@@ -125,6 +172,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("CREATE INDEX idx_files_arrived ON files(arrived_at)",),
     # 4: a candidate that is a known object (a planet) says which: "known: venus".
     ("ALTER TABLE candidates ADD COLUMN known TEXT",),
+    _products_table,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -158,8 +206,12 @@ def migrate(conn: sqlite3.Connection) -> int:
             if version >= SCHEMA_VERSION:
                 conn.execute("COMMIT")
                 break
-            for statement in MIGRATIONS[version]:
-                conn.execute(statement)
+            step = MIGRATIONS[version]
+            if callable(step):
+                step(sqlite_utils.Database(conn))
+            else:
+                for statement in step:
+                    conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version + 1}")
             conn.execute("COMMIT")
             applied += 1
