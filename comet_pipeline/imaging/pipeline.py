@@ -232,9 +232,13 @@ class FrameProcessor:
             calibrated, sample, sub = science.calibrated, science.sample, science.subtracted
             cal = calibrated.data
             sample_job = pool.submit(save_npy_atomic, sample_path, sample)
-            inputs.subtracted = sub.bgsub
-            inputs.subtracted_cards = with_cards(
-                inputs.calibrated_cards, bunit="sigma", history=[history_of(s) for s in sub.steps]
+            inputs.set_subtracted(
+                sub.bgsub,
+                with_cards(
+                    inputs.calibrated_cards,
+                    bunit="sigma",
+                    history=[history_of(s) for s in sub.steps],
+                ),
             )
             write(Stage.SUBTRACTED)
 
@@ -250,13 +254,15 @@ class FrameProcessor:
                     )  # fmt: skip
             if diff is not None and previous is not None:  # a difference needs a previous
                 gap_min = (now - previous.observed_at).total_seconds() / 60
-                inputs.difference = diff
-                inputs.difference_cards = with_cards(
-                    inputs.calibrated_cards,
-                    history=[
-                        history_of(f"running difference minus {previous.name}")
-                        + f" ({gap_min:.1f} min earlier)"
-                    ],
+                inputs.set_difference(
+                    diff,
+                    with_cards(
+                        inputs.calibrated_cards,
+                        history=[
+                            history_of(f"running difference minus {previous.name}")
+                            + f" ({gap_min:.1f} min earlier)"
+                        ],
+                    ),
                 )
                 write(Stage.DIFFERENCE)
             else:  # a stale product from an earlier run would lie

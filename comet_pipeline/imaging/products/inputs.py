@@ -33,23 +33,35 @@ class ProductInputs:
     subtracted_cards: list[str] = field(default_factory=list)
     difference: np.ndarray | None = None  # running difference, DN/s
     difference_cards: list[str] = field(default_factory=list)
+    _displays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _images: dict[tuple[str, int], Image.Image] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def set_subtracted(self, subtracted: np.ndarray, cards: list[str]) -> None:
+        """Enter the SUBTRACTED stage. Its display stretch is computed here, in the caller's
+        thread, while the writer threads are still busy with the stage before."""
+        self.subtracted, self.subtracted_cards = subtracted, cards
+        self._displays["subtracted"] = to_display(display_bgsub(subtracted), self.roll_deg)
+
+    def set_difference(self, difference: np.ndarray, cards: list[str]) -> None:
+        """Enter the DIFFERENCE stage (display stretch computed here, as above)."""
+        self.difference, self.difference_cards = difference, cards
+        shown = display_difference(bg.nrgf(difference, self.geometry))
+        self._displays["difference"] = to_display(shown, self.roll_deg)
+
     def subtracted_image(self, size: int) -> Image.Image:
         """The background-subtracted frame as a display image (north up) of ``size`` px."""
-        return self._image("subtracted", size, self._subtracted_display)
+        return self._image("subtracted", size, lambda: self._display("subtracted"))
 
     def difference_image(self, size: int) -> Image.Image:
         """The running difference, sigma-normalised per radius, as a display image."""
-        return self._image("difference", size, self._difference_display)
+        return self._image("difference", size, lambda: self._display("difference"))
 
-    def _subtracted_display(self) -> np.ndarray:
-        return to_display(display_bgsub(require(self.subtracted, "subtracted")), self.roll_deg)
-
-    def _difference_display(self) -> np.ndarray:
-        diff = bg.nrgf(require(self.difference, "difference"), self.geometry)
-        return to_display(display_difference(diff), self.roll_deg)
+    def _display(self, kind: str) -> np.ndarray:
+        display = self._displays.get(kind)
+        if display is None:
+            raise ValueError(f"the {kind} frame is not ready: a renderer ran before its stage")
+        return display
 
     def _image(self, kind: str, size: int, display: Callable[[], np.ndarray]) -> Image.Image:
         # Smaller sizes are box-reduced from the next larger one, as a hunter's eye expects
