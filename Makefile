@@ -27,10 +27,13 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
+# init creates COMET_HOME on first use and says so; exec hands Ctrl-C/SIGTERM straight to
+# dagster dev, which then stops its webserver and daemon cleanly.
 dev: $(STAMP)
 	mkdir -p $(DAGSTER_HOME_DIR)
 	cp dagster.yaml $(DAGSTER_HOME_DIR)/dagster.yaml
-	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/comet-pipeline init
+	DAGSTER_HOME=$(DAGSTER_HOME_DIR) exec $(BIN)/dagster dev -w workspace.yaml
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

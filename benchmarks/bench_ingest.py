@@ -39,6 +39,7 @@ REPEAT = 3
 
 def _through_dagster(home: Path) -> tuple[float, int]:
     settings = Settings(home=home)
+    home.mkdir(parents=True, exist_ok=True)
     clock = ClockResource(frozen_at=NOW.isoformat())
     archive = ArchiveResource(archive_url="sim://lasco", schedule_url="sim://schedule", clock=clock)
     start = time.perf_counter()

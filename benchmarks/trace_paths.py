@@ -53,6 +53,7 @@ def main() -> int:
     tracer = _Tracer()
     start = datetime(2025, 6, 10, 3, tzinfo=UTC)
     settings = Settings(home=Path(tempfile.mkdtemp()) / "home")
+    settings.home.mkdir()
     clock = ClockResource(frozen_at=(start + timedelta(days=1)).isoformat())
     sys.setprofile(tracer)
     threading.setprofile(tracer)

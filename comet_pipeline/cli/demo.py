@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
+from comet_pipeline.cli.home import init_home
 from comet_pipeline.cli.reports import demo_summary_text
 from comet_pipeline.cli.runner import demo_instance, ingest_range
 from comet_pipeline.ingest.windows import hour_floor
@@ -19,7 +20,8 @@ def run_demo(settings: Settings, *, hours: int, until: datetime) -> int:
         f"comet_pipeline demo: ingesting {hours} h of C2/C3 observations "
         f"({start:%Y-%m-%d %H:%M} – {end:%H:%M} UT) from {settings.archive_url}"
     )
-    print(f"COMET_HOME = {settings.home}")
+    if init_home(settings) != 0:
+        return 2
     started = time.perf_counter()
     outcomes = ingest_range(settings, start, end, instance=demo_instance())
     elapsed = time.perf_counter() - started

@@ -1,6 +1,8 @@
 """``comet-pipeline``: the command line.
 
 comet-pipeline demo [--hours N]            ingest the last N hours through Dagster, summarise
+comet-pipeline init                        create COMET_HOME and its lifecycle store
+comet-pipeline store rebuild [--new]       re-register raw files in an emptied store
 comet-pipeline status                      slots and files by state
 comet-pipeline frames --detector c3 ...    processed frames in time order (playback list)
 comet-pipeline simulate-archive --port P   serve the simulated archive over HTTP on loopback
@@ -81,6 +83,36 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate_archive(args: argparse.Namespace) -> int:
+    import errno
+
+    from comet_pipeline.simulator.profiles import get_profile
+    from comet_pipeline.simulator.server import faults_from_options, serve_forever
+
+    try:
+        get_profile(args.profile)
+    except ValueError as exc:  # an unknown profile: one line naming the valid ones
+        print(f"comet-pipeline: {exc}", file=sys.stderr)
+        return 2
+    faults = faults_from_options(args)
+    try:
+        serve_forever(
+            host=args.host,
+            port=args.port,
+            seed=args.seed,
+            faults=faults,
+            profile=args.profile,
+        )
+    except OSError as exc:  # binding the port: one line, no traceback
+        if exc.errno == errno.EADDRINUSE:
+            reason = f"port {args.port} is in use; try --port 0 or another port"
+        else:
+            reason = f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}"
+        print(f"comet-pipeline: {reason}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="comet-pipeline", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -89,6 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--hours", type=_positive_int, default=6)
     demo.add_argument(
         "--until", type=_time_arg, default=None, help="end of the window (UTC; default now)"
+    )
+
+    sub.add_parser("init", help="create COMET_HOME and its lifecycle store (says so)")
+    store = sub.add_parser("store", help="repair the lifecycle store")
+    store_sub = store.add_subparsers(dest="store_command", required=True)
+    rebuild = store_sub.add_parser(
+        "rebuild", help="re-register the raw files on disk in an empty or lost store"
+    )
+    rebuild.add_argument(
+        "--new",
+        action="store_true",
+        help="instead, set the old database and the files aside and start a new store",
     )
 
     sub.add_parser("status", help="slots and files by state")
@@ -149,6 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         until = args.until or utcnow()
         return run_demo(settings, hours=args.hours, until=until)
+    if args.command in ("init", "store"):
+        from comet_pipeline.cli.home import init_home, rebuild_store
+
+        if args.command == "init":
+            return init_home(settings)
+        return rebuild_store(settings, new=args.new)
     if args.command == "status":
         from comet_pipeline.cli.reports import print_status
 
@@ -163,33 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return print_frames(settings, Detector(args.detector), since, until)
     if args.command == "simulate-archive":
-        import errno
-
-        from comet_pipeline.simulator.profiles import get_profile
-        from comet_pipeline.simulator.server import faults_from_options, serve_forever
-
-        try:
-            get_profile(args.profile)
-        except ValueError as exc:  # an unknown profile: one line naming the valid ones
-            print(f"comet-pipeline: {exc}", file=sys.stderr)
-            return 2
-        faults = faults_from_options(args)
-        try:
-            serve_forever(
-                host=args.host,
-                port=args.port,
-                seed=args.seed,
-                faults=faults,
-                profile=args.profile,
-            )
-        except OSError as exc:  # binding the port: one line, no traceback
-            if exc.errno == errno.EADDRINUSE:
-                reason = f"port {args.port} is in use; try --port 0 or another port"
-            else:
-                reason = f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}"
-            print(f"comet-pipeline: {reason}", file=sys.stderr)
-            return 2
-        return 0
+        return _simulate_archive(args)
     if args.command == "evaluate":
         return _evaluate(args)
     raise AssertionError(args.command)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from comet_pipeline.domain import Detector, FileState, SlotState
 from comet_pipeline.imaging.products import PROCESSED_PNG
+from comet_pipeline.ingest.home import HomeMismatch, check_home
 from comet_pipeline.ingest.windows import days_covering
 from comet_pipeline.settings import Settings
-from comet_pipeline.store import LifecycleStore, SQLiteStore
+from comet_pipeline.store import LifecycleStore, SQLiteStore, StoreError
 
 
 def table(headers: list[str], rows: Sequence[Sequence[object]]) -> str:
@@ -53,8 +55,34 @@ def status_text(store: LifecycleStore) -> str:
     return "\n".join(out)
 
 
+def open_for_reading(settings: Settings) -> LifecycleStore | None:
+    """The home's store opened read-only (so a read-only home can be inspected), or None
+    after one line on stderr saying why it cannot be."""
+    db = settings.layout.lifecycle_db
+    if not db.exists():
+        print(
+            f"comet-pipeline: no lifecycle store at {db} yet: run `comet-pipeline demo` or "
+            "`comet-pipeline init`",
+            file=sys.stderr,
+        )
+        return None
+    try:
+        return SQLiteStore(db, read_only=True)
+    except StoreError as err:
+        print(f"comet-pipeline: {err}", file=sys.stderr)
+        return None
+
+
 def print_status(settings: Settings) -> int:
-    print(status_text(SQLiteStore(settings.layout.lifecycle_db)))
+    store = open_for_reading(settings)
+    if store is None:
+        return 2
+    print(status_text(store))
+    try:
+        check_home(store, settings.layout)
+    except HomeMismatch as err:
+        print(f"\nWarning: {err}")
+        return 1
     return 0
 
 
@@ -75,7 +103,10 @@ def frames_text(store: LifecycleStore, detector: Detector, since: datetime, unti
 
 
 def print_frames(settings: Settings, detector: Detector, since: datetime, until: datetime) -> int:
-    print(frames_text(SQLiteStore(settings.layout.lifecycle_db), detector, since, until))
+    store = open_for_reading(settings)
+    if store is None:
+        return 2
+    print(frames_text(store, detector, since, until))
     return 0
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from dagster._core.definitions.metadata import RawMetadataValue
 
 from comet_pipeline.domain import FileRecord, FileState, Frame, Slot, SlotState
+from comet_pipeline.domain.text import bounded
 from comet_pipeline.hunting.hunter import DEFAULT_CONFIG
 from comet_pipeline.hunting.storm import rule_text
 from comet_pipeline.imaging.products import PROCESSED_PNG, THUMBNAIL
@@ -46,7 +47,7 @@ def step_metadata(result: StepResult) -> Metadata:
         if latency.max_min is not None:
             meta["latency/max_min"] = MetadataValue.float(latency.max_min)
     if result.errors:
-        shown = "\n".join(f"- {e}" for e in result.errors[:20])
+        shown = "\n".join(f"- {bounded(e)}" for e in result.errors[:20])
         more = f"\n- … {len(result.errors) - 20} more" if len(result.errors) > 20 else ""
         meta["errors"] = MetadataValue.md(shown + more)
     return meta

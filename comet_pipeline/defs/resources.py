@@ -12,6 +12,7 @@ from pydantic import PrivateAttr
 
 from comet_pipeline.archive.client import ArchiveClient
 from comet_pipeline.domain import Detector, from_iso, utcnow
+from comet_pipeline.ingest.home import HomeMismatch, check_home
 from comet_pipeline.settings import HomeLayout, Settings
 from comet_pipeline.store import LifecycleStore, SQLiteStore
 
@@ -29,7 +30,12 @@ class ClockResource(ConfigurableResource):
 
 
 class StoreResource(ConfigurableResource):
-    """The SQLite lifecycle store (one connection per process, opened lazily)."""
+    """The SQLite lifecycle store (one connection per process, opened lazily).
+
+    It is opened only in a home that exists (a typo in ``COMET_HOME`` must not silently
+    start an empty store: ``comet-pipeline init`` creates a home and says so), and refused
+    when it is empty while the home holds files (see ``ingest/home.py``).
+    """
 
     db_path: str
     max_attempts: int = 5
@@ -38,11 +44,17 @@ class StoreResource(ConfigurableResource):
 
     def get(self) -> LifecycleStore:
         if self._store is None:
-            self._store = SQLiteStore(
-                Path(self.db_path),
-                max_attempts=self.max_attempts,
-                lease=timedelta(minutes=self.lease_minutes),
+            db = Path(self.db_path)
+            if not db.parent.is_dir():
+                raise HomeMismatch(
+                    f"COMET_HOME {db.parent} does not exist (a typo?); "
+                    "`comet-pipeline init` creates it"
+                )
+            store = SQLiteStore(
+                db, max_attempts=self.max_attempts, lease=timedelta(minutes=self.lease_minutes)
             )
+            check_home(store, HomeLayout(db.parent))
+            self._store = store
         return self._store
 
 

@@ -37,7 +37,7 @@ def list_window(
             listing = client.fetch_listing(day, detector)
             for problem in [*index.problems, *listing.problems]:
                 result.count("index_problem")
-                result.errors.append(f"{day:%y%m%d}/{detector}: {problem}")
+                result.add_error(f"{day:%y%m%d}/{detector}: {problem}")
             arrivals = {entry.name: entry.modified_at for entry in listing.items}
             for entry in index.items:
                 if entry.detector == detector and start <= entry.observed_at < end:

@@ -57,7 +57,7 @@ def process_window(
                 store, record, err, now=clock(), owner=owner, permanent=permanent
             )
             result.count(outcome, record.detector.value)
-            result.errors.append(f"{record.name}: {type(err).__name__}: {err}")
+            result.add_error(f"{record.name}: {type(err).__name__}: {err}")
             continue
         applied = store.complete_processing(
             frame, owner=owner, now=clock(), run_id=owner, reason="frame products written"

@@ -14,5 +14,5 @@ def recover_leases(
     result = StepResult()
     for name in store.recover_expired_leases(now, run_id=run_id):
         result.count("recovered")
-        result.errors.append(f"{name}: lease expired, attempt counted")
+        result.add_error(f"{name}: lease expired, attempt counted")
     return result

@@ -7,6 +7,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from comet_pipeline.domain.text import bounded
+
 
 @dataclass
 class LatencyStats:
@@ -37,6 +39,10 @@ class StepResult:
     errors: list[str] = field(default_factory=list)
     latency: LatencyStats = field(default_factory=LatencyStats)
     elapsed_s: float = 0.0
+
+    def add_error(self, text: str) -> None:
+        """Record an error line, bounded: it ends up in the run's metadata and event log."""
+        self.errors.append(bounded(text))
 
     def count(self, outcome: str, detector: str | None = None, n: int = 1) -> None:
         self.outcomes[outcome] += n

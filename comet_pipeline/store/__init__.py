@@ -2,7 +2,7 @@
 SQLite engine (sqlite/: schema and migrations, one module per aggregate, on sqlite-utils)."""
 
 from comet_pipeline.store.base import LifecycleStore
-from comet_pipeline.store.errors import IllegalTransition, StoreError, UnknownFile
+from comet_pipeline.store.errors import DamagedStore, IllegalTransition, StoreError, UnknownFile
 from comet_pipeline.store.sqlite import (
     CHRONOLOGICAL_FILES_SQL,
     SCHEMA_VERSION,
@@ -13,6 +13,7 @@ from comet_pipeline.store.sqlite import (
 __all__ = [
     "CHRONOLOGICAL_FILES_SQL",
     "SCHEMA_VERSION",
+    "DamagedStore",
     "IllegalTransition",
     "LifecycleStore",
     "SQLiteStore",

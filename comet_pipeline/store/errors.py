@@ -26,3 +26,16 @@ class IllegalTransition(StoreError):
         self.subject = subject
         self.current = current
         self.attempted = attempted
+
+
+class DamagedStore(StoreError):
+    """The database file cannot be used: not a database, malformed, unreadable. Permanent:
+    retrying the step will not repair it."""
+
+    def __init__(self, path: str, problem: str, hint: str = "") -> None:
+        message = f"lifecycle store {path}: {problem}"
+        if hint:
+            message += f" ({hint})"
+        super().__init__(message)
+        self.path = path
+        self.problem = problem

@@ -16,6 +16,7 @@ PARTITION = "2025-06-10-03:00"
 
 
 def make_defs(settings: Settings, now: datetime = NOW, **overrides):
+    settings.home.mkdir(parents=True, exist_ok=True)  # what `comet-pipeline init` does
     clock = ClockResource(frozen_at=now.isoformat())
     archive = ArchiveResource(
         archive_url=settings.archive_url,

@@ -36,6 +36,7 @@ def test_comet_candidates_find_the_simulated_comet_and_playback_plays_the_day(tm
     end = hour_floor(frames[min(len(frames) - 1, 12)].observed_at) + timedelta(hours=1)
     start = end - timedelta(hours=6)
     settings = Settings(home=tmp_path / "home", detectors=(Detector.C3,))
+    settings.home.mkdir()
     clock = ClockResource(frozen_at=NOW.isoformat())
     archive = ArchiveResource(
         archive_url="sim://lasco",

@@ -76,7 +76,7 @@ def test_downlink_sensor_requests_exactly_the_hours_a_pass_delivered(settings):
     t0, t1 = pas.bot - timedelta(minutes=1), pas.eot + timedelta(minutes=5)
 
     # Everything that arrived by t0 is already known: the sensor finds nothing.
-    settings.home.mkdir(parents=True)
+    settings.home.mkdir(parents=True, exist_ok=True)
     store = SQLiteStore(settings.layout.lifecycle_db)
     start = (t0 - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     frozen["now"] = t0
@@ -105,7 +105,7 @@ def test_downlink_sensor_requests_exactly_the_hours_a_pass_delivered(settings):
 
 def test_downlink_sensor_polls_rarely_when_no_pass_is_under_way(settings):
     sensor = _sensor(settings, "downlink_sensor")
-    settings.home.mkdir(parents=True)
+    settings.home.mkdir(parents=True, exist_ok=True)
     SQLiteStore(settings.layout.lifecycle_db)  # empty store: no slot is ACTIVE
     first = _tick(sensor, settings, NOW)
     second = _tick(sensor, settings, NOW + timedelta(minutes=5), cursor=first.cursor)
@@ -115,7 +115,7 @@ def test_downlink_sensor_polls_rarely_when_no_pass_is_under_way(settings):
 
 def test_retry_sensor_asks_for_retry_due_hours_but_never_abandoned(settings):
     sensor = _sensor(settings, "retry_sensor")
-    settings.home.mkdir(parents=True)
+    settings.home.mkdir(parents=True, exist_ok=True)
     store = SQLiteStore(settings.layout.lifecycle_db, max_attempts=2)
     sim = SimArchive(SimConfig(seed=SEED), clock=lambda: NOW)
     client = simulated_client("sim://lasco", "sim://schedule", sim_archive=sim, backoff=0)
@@ -141,7 +141,7 @@ def test_retry_sensor_asks_for_retry_due_hours_but_never_abandoned(settings):
 
 def test_slot_sensor_moves_slots_with_the_clock(settings):
     sensor = _sensor(settings, "slot_sensor")
-    settings.home.mkdir(parents=True)
+    settings.home.mkdir(parents=True, exist_ok=True)
     store = SQLiteStore(settings.layout.lifecycle_db)
     bot = NOW + timedelta(hours=1)
     store.upsert_slots([Slot(bot=bot, eot=bot + timedelta(hours=2), antenna="D24")], now=NOW)

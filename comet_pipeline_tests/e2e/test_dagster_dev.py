@@ -92,6 +92,7 @@ def test_dagster_dev_launches_a_partition_run_over_graphql(tmp_path: Path):
     dagster_home.mkdir()
     shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
     comet_home = tmp_path / "comet_home"
+    comet_home.mkdir()  # `make dev` runs `comet-pipeline init` first
     env = {
         **os.environ,
         "DAGSTER_HOME": str(dagster_home),

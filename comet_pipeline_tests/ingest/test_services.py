@@ -194,3 +194,12 @@ def test_cutout_strips_of_merged_away_candidates_are_removed(tmp_path):
     (gone / "C3-b.png").write_bytes(b"png")
     assert remove_cutouts(tmp_path, Detector.C3, {"C3-b", "C3-never-written"}) == 1
     assert kept.exists() and not (gone / "C3-b.png").exists()
+
+
+def test_step_errors_are_bounded():
+    from comet_pipeline.ingest.results import StepResult
+
+    result = StepResult()
+    result.add_error("bad line: " + "j" * 1_000_000)
+    [error] = result.errors
+    assert len(error) < 400 and "1,000,010 characters" in error

@@ -143,3 +143,13 @@ def test_fail_by_a_stale_worker_is_not_applied(make_store):
     rec = store.get_file("s.fts")
     assert (rec.state, rec.lease_owner, rec.attempts) == (FileState.DOWNLOADING, "fresh", 1)
     assert store.transition("s.fts", FileState.DOWNLOADED, now=later, owner="fresh") is True
+
+
+def test_a_huge_error_text_is_stored_bounded_with_its_size(make_store):
+    store = make_store()
+    put_in_state(store, "big.fts", FileState.DOWNLOADING)
+    junk = "x" * 19_000_000
+    store.fail("big.fts", junk, now=T0)
+    record = store.get_file("big.fts")
+    assert len(record.last_error) < 400 and "19,000,000 characters" in record.last_error
+    assert len(store.transitions_for("big.fts")[-1].reason) < 500

@@ -11,6 +11,7 @@ from dagster import (
 )
 
 from comet_pipeline.defs.checks import CANDIDATE_SPAM, candidate_spam
+from comet_pipeline.defs.failures import fail_fast, refuse_future
 from comet_pipeline.defs.metadata import candidates_metadata
 from comet_pipeline.defs.partitions import HOURLY_ASSET
 from comet_pipeline.defs.resources import ClockResource, PipelineResource, StoreResource
@@ -42,17 +43,19 @@ def comet_candidates(
     clock: ClockResource,
     pipeline: PipelineResource,
 ) -> MaterializeResult:
-    window = context.partition_time_window
-    result = hunt_window(
-        store.get(),
-        pipeline.layout.products_dir,
-        window.start,
-        window.end,
-        pipeline.detectors,
-        now=clock.now(),
-    )
-    day_start = window.start.replace(hour=0, minute=0, second=0, microsecond=0)
-    new_today = new_candidates_since(store.get(), pipeline.detectors, day_start, window.end)
-    return MaterializeResult(
-        metadata=candidates_metadata(result), check_results=[candidate_spam(new_today)]
-    )
+    with fail_fast():
+        window = context.partition_time_window
+        refuse_future(window.start, clock.now())
+        result = hunt_window(
+            store.get(),
+            pipeline.layout.products_dir,
+            window.start,
+            window.end,
+            pipeline.detectors,
+            now=clock.now(),
+        )
+        day_start = window.start.replace(hour=0, minute=0, second=0, microsecond=0)
+        new_today = new_candidates_since(store.get(), pipeline.detectors, day_start, window.end)
+        return MaterializeResult(
+            metadata=candidates_metadata(result), check_results=[candidate_spam(new_today)]
+        )

@@ -19,6 +19,7 @@ from dagster import (
 )
 
 from comet_pipeline.defs.checks import FRAME_QUALITY, SLOT_COVERAGE, frame_quality, slot_coverage
+from comet_pipeline.defs.failures import fail_fast, refuse_future
 from comet_pipeline.defs.metadata import (
     Metadata,
     frames_metadata,
@@ -69,17 +70,18 @@ def downlink_slots(
     clock: ClockResource,
     pipeline: PipelineResource,
 ) -> MaterializeResult:
-    window = context.partition_time_window
-    day = window.start.date()
-    client = archive.get()
-    # Files arriving during the day's passes sit in the folders of their observation day:
-    # that day or the one before.
-    listed = listed_arrivals(client, pipeline.detectors, [day - timedelta(days=1), day])
-    result = sync_slots(store.get(), scheduled_slots(client), day, clock.now(), listed)
-    slots = store.get().slots_between(window.start, window.end)
-    return MaterializeResult(
-        metadata=slots_metadata(result, slots), check_results=[slot_coverage(slots)]
-    )
+    with fail_fast():
+        window = context.partition_time_window
+        day = window.start.date()
+        client = archive.get()
+        # Files arriving during the day's passes sit in the folders of their observation day:
+        # that day or the one before.
+        listed = listed_arrivals(client, pipeline.detectors, [day - timedelta(days=1), day])
+        result = sync_slots(store.get(), scheduled_slots(client), day, clock.now(), listed)
+        slots = store.get().slots_between(window.start, window.end)
+        return MaterializeResult(
+            metadata=slots_metadata(result, slots), check_results=[slot_coverage(slots)]
+        )
 
 
 @asset(
@@ -97,19 +99,21 @@ def discovered_files(
     clock: ClockResource,
     pipeline: PipelineResource,
 ) -> MaterializeResult:
-    window = context.partition_time_window
-    result = discover_window(
-        store.get(),
-        archive.get(),
-        pipeline.detectors,
-        window.start,
-        window.end,
-        now=clock.now(),
-        run_id=context.run.run_id,
-    )
-    return MaterializeResult(
-        metadata=_window(store.get(), result, pipeline, window.start, window.end)
-    )
+    with fail_fast():
+        window = context.partition_time_window
+        refuse_future(window.start, clock.now())
+        result = discover_window(
+            store.get(),
+            archive.get(),
+            pipeline.detectors,
+            window.start,
+            window.end,
+            now=clock.now(),
+            run_id=context.run.run_id,
+        )
+        return MaterializeResult(
+            metadata=_window(store.get(), result, pipeline, window.start, window.end)
+        )
 
 
 @asset(
@@ -127,20 +131,22 @@ def downloaded_files(
     clock: ClockResource,
     pipeline: PipelineResource,
 ) -> MaterializeResult:
-    window = context.partition_time_window
-    recovered = recover_leases(store.get(), now=clock.now(), run_id=context.run.run_id)
-    result = download_window(
-        store.get(),
-        archive.get(),
-        pipeline.layout.raw_dir,
-        window.start,
-        window.end,
-        clock=clock.now,
-        owner=context.run.run_id,
-    ).absorb(recovered)
-    return MaterializeResult(
-        metadata=_window(store.get(), result, pipeline, window.start, window.end)
-    )
+    with fail_fast():
+        window = context.partition_time_window
+        refuse_future(window.start, clock.now())
+        recovered = recover_leases(store.get(), now=clock.now(), run_id=context.run.run_id)
+        result = download_window(
+            store.get(),
+            archive.get(),
+            pipeline.layout.raw_dir,
+            window.start,
+            window.end,
+            clock=clock.now,
+            owner=context.run.run_id,
+        ).absorb(recovered)
+        return MaterializeResult(
+            metadata=_window(store.get(), result, pipeline, window.start, window.end)
+        )
 
 
 @asset(
@@ -164,29 +170,31 @@ def processed_frames(
     clock: ClockResource,
     pipeline: PipelineResource,
 ) -> MaterializeResult:
-    window = context.partition_time_window
-    recovered = recover_leases(store.get(), now=clock.now(), run_id=context.run.run_id)
-    result = process_window(
-        store.get(),
-        FrameProcessor(pipeline.layout.frames_dir),
-        window.start,
-        window.end,
-        clock=clock.now,
-        owner=context.run.run_id,
-        progress=_log_progress(context, "processing"),
-    ).absorb(recovered)
-    frames = [
-        f
-        for d in pipeline.detectors
-        for f in store.get().frames_between(d, window.start, window.end)
-    ]
-    return MaterializeResult(
-        metadata={
-            **_window(store.get(), result, pipeline, window.start, window.end),
-            **frames_metadata(frames),
-        },
-        check_results=[frame_quality(frames)],
-    )
+    with fail_fast():
+        window = context.partition_time_window
+        refuse_future(window.start, clock.now())
+        recovered = recover_leases(store.get(), now=clock.now(), run_id=context.run.run_id)
+        result = process_window(
+            store.get(),
+            FrameProcessor(pipeline.layout.frames_dir),
+            window.start,
+            window.end,
+            clock=clock.now,
+            owner=context.run.run_id,
+            progress=_log_progress(context, "processing"),
+        ).absorb(recovered)
+        frames = [
+            f
+            for d in pipeline.detectors
+            for f in store.get().frames_between(d, window.start, window.end)
+        ]
+        return MaterializeResult(
+            metadata={
+                **_window(store.get(), result, pipeline, window.start, window.end),
+                **frames_metadata(frames),
+            },
+            check_results=[frame_quality(frames)],
+        )
 
 
 def _window(

@@ -2,6 +2,7 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
+from comet_pipeline.defs.failures import fail_fast
 from comet_pipeline.defs.metadata import playback_metadata
 from comet_pipeline.defs.partitions import DAILY
 from comet_pipeline.defs.resources import PipelineResource, StoreResource
@@ -18,6 +19,7 @@ from comet_pipeline.ingest.playback import build_playback
 def frame_playback(
     context: AssetExecutionContext, store: StoreResource, pipeline: PipelineResource
 ) -> MaterializeResult:
-    day = context.partition_time_window.start.date()
-    result = build_playback(store.get(), pipeline.layout.products_dir, day, pipeline.detectors)
-    return MaterializeResult(metadata=playback_metadata(result))
+    with fail_fast():
+        day = context.partition_time_window.start.date()
+        result = build_playback(store.get(), pipeline.layout.products_dir, day, pipeline.detectors)
+        return MaterializeResult(metadata=playback_metadata(result))

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlite_utils
 
-from comet_pipeline.store.errors import StoreError
+from comet_pipeline.store.errors import DamagedStore, StoreError
 from comet_pipeline.store.sqlite.schema import SCHEMA_VERSION, connect, migrate, user_version
 
 
@@ -35,7 +35,7 @@ class _Handle:
 # executor) never touches the connection it inherited; it opens its own on first use. An
 # inherited handle is left alone (not closed): closing it in the child could disturb the
 # parent's locks.
-_HANDLES: dict[tuple[str, int], _Handle] = {}
+_HANDLES: dict[tuple[str, int, bool], _Handle] = {}
 _HANDLES_LOCK = threading.Lock()
 
 
@@ -48,38 +48,75 @@ def _reset_lock_in_child() -> None:
 os.register_at_fork(after_in_child=_reset_lock_in_child)
 
 
-def _handle_for(path: str) -> _Handle:
-    key = (path, os.getpid())
+#: What a person can do about a damaged file (the CLI and the step say it in one line).
+DAMAGED_HINT = (
+    "restore it from a backup, or move it aside and run `comet-pipeline store rebuild` "
+    "to re-register the files on disk"
+)
+
+
+def _handle_for(path: str, read_only: bool) -> _Handle:
+    key = (path, os.getpid(), read_only)
     with _HANDLES_LOCK:
         handle = _HANDLES.get(key)
         if handle is None:
-            conn = connect(path)
-            migrate(conn)
-            found = user_version(conn)
-            if found != SCHEMA_VERSION:
-                conn.close()
-                raise StoreError(
-                    f"{path}: schema version {found} is newer than this code ({SCHEMA_VERSION})"
-                )
+            conn = _open_checked(path, read_only)
             handle = _Handle(conn, threading.RLock(), sqlite_utils.Database(conn))
             _HANDLES[key] = handle
         return handle
+
+
+def _open_checked(path: str, read_only: bool) -> sqlite3.Connection:
+    """Open, migrate (unless read-only) and check the file: every way it can be unusable
+    becomes one StoreError naming the file, raised here rather than mid-step."""
+    if read_only and not os.path.exists(path):
+        raise StoreError(f"no lifecycle store at {path}")
+    try:
+        conn = connect(path, read_only=read_only)
+    except sqlite3.Error as err:
+        raise DamagedStore(path, f"cannot open it: {err}", DAMAGED_HINT) from err
+    try:
+        if not read_only:
+            migrate(conn)
+        found = user_version(conn)
+        check = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+    except sqlite3.Error as err:
+        conn.close()
+        raise DamagedStore(path, str(err), DAMAGED_HINT) from err
+    if check != "ok":
+        conn.close()
+        raise DamagedStore(path, f"integrity check failed: {check}", DAMAGED_HINT)
+    if found > SCHEMA_VERSION:
+        conn.close()
+        raise StoreError(
+            f"{path}: schema version {found} is newer than this code ({SCHEMA_VERSION})"
+        )
+    if found < SCHEMA_VERSION:  # only when read-only: a writable open migrated it above
+        conn.close()
+        raise StoreError(
+            f"{path}: schema version {found} is older than this code ({SCHEMA_VERSION});"
+            " open it once with write access to migrate it"
+        )
+    return conn
 
 
 class SQLiteConnection:
     """The base every table module builds on: the file, its connection, its transactions."""
 
     path: Path
+    read_only: bool
     _key: str
 
-    def _open(self, path: Path | str) -> None:
+    def _open(self, path: Path | str, *, read_only: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._key = os.path.realpath(self.path)
-        self._handle()  # create + migrate now, so errors surface at construction
+        self._handle()  # create + migrate + check now, so errors surface at construction
 
     def _handle(self) -> _Handle:
-        return _handle_for(self._key)
+        return _handle_for(self._key, self.read_only)
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -90,6 +127,8 @@ class SQLiteConnection:
     def _write(self) -> Iterator[sqlite_utils.Database]:
         """One write transaction: BEGIN IMMEDIATE takes the write lock up front, so a
         read-then-update inside it cannot interleave with another writer."""
+        if self.read_only:
+            raise StoreError(f"{self.path} is open read-only: nothing can be written")
         handle = self._handle()
         with handle.lock:
             handle.conn.execute("BEGIN IMMEDIATE")
@@ -113,7 +152,7 @@ class SQLiteConnection:
 
     def close(self) -> None:
         """Close this process's connection to the file (others reopen on next use)."""
-        key = (self._key, os.getpid())
+        key = (self._key, os.getpid(), self.read_only)
         with _HANDLES_LOCK:
             handle = _HANDLES.pop(key, None)
         if handle is not None:

@@ -34,6 +34,7 @@ from comet_pipeline.domain.states import (
     RETRY_STATES,
     sources_of,
 )
+from comet_pipeline.domain.text import bounded
 from comet_pipeline.store.errors import IllegalTransition, UnknownFile
 from comet_pipeline.store.sqlite.connection import SQLiteConnection
 from comet_pipeline.store.sqlite.rows import Row, Where, dt, iso, json_list
@@ -376,6 +377,7 @@ class FileTables(SQLiteConnection):
     ) -> FileState:
         current = FileState(row["state"])
         attempts = int(row["attempts"]) + 1
+        error = bounded(error)  # server text can be megabytes; the audit keeps a summary
         if permanent or attempts >= self.max_attempts:
             target = FileState.ABANDONED
             why = "permanent failure" if permanent else f"gave up after {attempts} attempts"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 
 import sqlite_utils
 
@@ -178,17 +179,47 @@ MIGRATIONS: tuple[Step, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def connect(path: str) -> sqlite3.Connection:
+def connect(path: str, *, read_only: bool = False) -> sqlite3.Connection:
     """Open ``path`` the way the store needs it: autocommit (we issue BEGIN ourselves),
-    WAL so readers never block the writer, a long busy timeout, foreign keys enforced."""
-    conn = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-    )
+    WAL so readers never block the writer, a long busy timeout, foreign keys enforced.
+
+    ``read_only`` opens an existing file without writing anything to it or beside it, so a
+    read-only home can still be inspected (``status``, ``frames``)."""
+    if read_only:
+        conn = _connect_read_only(path)
+    else:
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
+    if not read_only:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def _connect_read_only(path: str) -> sqlite3.Connection:
+    uri = Path(path).resolve().as_uri()
+
+    def open_uri(mode: str) -> sqlite3.Connection:
+        return sqlite3.connect(
+            f"{uri}?{mode}",
+            uri=True,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+
+    conn = open_uri("mode=ro")
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        # A WAL database in a directory we cannot write has no -shm to share; nobody can
+        # write there either, so reading it as immutable is safe.
+        conn.close()
+        conn = open_uri("immutable=1")
     return conn
 
 

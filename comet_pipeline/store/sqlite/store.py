@@ -18,6 +18,9 @@ class SQLiteStore(SlotTables, FrameTables, CandidateTables):
     """The lifecycle store in ``lifecycle.db``: slots, files and their guarded lifecycle,
     frames and their products, candidates. Plain Python: the Dagster layer wraps it in a
     resource, and it implements :class:`comet_pipeline.store.LifecycleStore`.
+
+    ``read_only`` opens an existing file for reading only (a read-only home); every write
+    then raises StoreError. A damaged file raises DamagedStore at construction.
     """
 
     def __init__(
@@ -30,6 +33,7 @@ class SQLiteStore(SlotTables, FrameTables, CandidateTables):
         jitter: float = 0.25,
         rng: random.Random | None = None,
         lease: timedelta = timedelta(minutes=10),
+        read_only: bool = False,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -41,7 +45,7 @@ class SQLiteStore(SlotTables, FrameTables, CandidateTables):
         self.jitter = jitter
         self.rng = rng if rng is not None else random.Random()
         self.lease = lease
-        self._open(path)
+        self._open(path, read_only=read_only)
 
     def summary(self) -> StoreSummary:
         """Counts for ``comet-pipeline status``."""
