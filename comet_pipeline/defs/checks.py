@@ -6,13 +6,38 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, asset_
 
 from comet_pipeline.defs.resources import ClockResource, StoreResource
 from comet_pipeline.domain import Frame, Slot, SlotState
+from comet_pipeline.ingest.results import StepResult
 
 #: More candidates than this per detector and day is spam, not a comet season.
 SPAM_PER_DETECTOR_DAY = 3
 
-SLOT_COVERAGE = AssetCheckSpec("slot_coverage", asset="downlink_slots")
-FRAME_QUALITY = AssetCheckSpec("frame_quality", asset="processed_frames")
-CANDIDATE_SPAM = AssetCheckSpec("candidate_spam", asset="comet_candidates")
+SLOT_COVERAGE = AssetCheckSpec(
+    "slot_coverage",
+    asset="downlink_slots",
+    description="Warns when a downlink pass of the day ended with nothing arriving (MISSED).",
+)
+SCHEDULE_READ = AssetCheckSpec(
+    "schedule_read",
+    asset="downlink_slots",
+    description="Fails when the DSN schedule page could not be fetched or parsed.",
+)
+INDEXES_READ = AssetCheckSpec(
+    "indexes_read",
+    asset="discovered_files",
+    description="Fails when a detector's img_hdr.txt or listing could not be used; the others "
+    "were still registered.",
+)
+FRAME_QUALITY = AssetCheckSpec(
+    "frame_quality",
+    asset="processed_frames",
+    description="Fails when a frame of the hour is all masked or its noise is zero or NaN.",
+)
+CANDIDATE_SPAM = AssetCheckSpec(
+    "candidate_spam",
+    asset="comet_candidates",
+    description=f"Warns when a detector has more than {SPAM_PER_DETECTOR_DAY} new candidates "
+    "in a day: noise, not a comet season.",
+)
 
 
 @asset_check(
@@ -74,5 +99,18 @@ def candidate_spam(new_today: Mapping[str, int]) -> AssetCheckResult:
         metadata={
             "limit_per_detector_day": SPAM_PER_DETECTOR_DAY,
             **{f"today/{d}": n for d, n in new_today.items()},
+        },
+    )
+
+
+def sources_read(spec: AssetCheckSpec, result: StepResult) -> AssetCheckResult:
+    """Fail ``spec`` with the reasons when a whole source (index, listing, schedule) failed."""
+    return AssetCheckResult(
+        check_name=spec.name,
+        passed=not result.failed_sources,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "failed_sources": len(result.failed_sources),
+            "reasons": "\n".join(result.failed_sources[:20]) or "none",
         },
     )

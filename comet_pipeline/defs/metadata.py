@@ -46,6 +46,10 @@ def step_metadata(result: StepResult) -> Metadata:
             meta["latency/median_min"] = MetadataValue.float(latency.median_min)
         if latency.max_min is not None:
             meta["latency/max_min"] = MetadataValue.float(latency.max_min)
+    if result.failed_sources:
+        meta["failed_sources"] = MetadataValue.md(
+            "\n".join(f"- {bounded(s)}" for s in result.failed_sources[:20])
+        )
     if result.errors:
         shown = "\n".join(f"- {bounded(e)}" for e in result.errors[:20])
         more = f"\n- … {len(result.errors) - 20} more" if len(result.errors) > 20 else ""
@@ -114,8 +118,18 @@ def window_metadata(
 
 
 def slots_metadata(result: StepResult, slots: Sequence[Slot]) -> Metadata:
+    """The day's passes by state, and each pass (times, antenna, state, where it came from)."""
     by_state = {s: sum(1 for x in slots if x.state is s) for s in SlotState}
-    return {**step_metadata(result), **state_counts_metadata(by_state), "slots": len(slots)}
+    passes = md_table(
+        ["begin (UT)", "end (UT)", "antenna", "state", "source"],
+        [(f"{s.bot:%H:%M}", f"{s.eot:%H:%M}", s.antenna, s.state.value, s.source) for s in slots],
+    )
+    return {
+        **step_metadata(result),
+        **state_counts_metadata(by_state),
+        "slots": len(slots),
+        "passes": passes,
+    }
 
 
 def frames_metadata(frames: Sequence[Frame]) -> Metadata:

@@ -5,8 +5,11 @@ import json
 from datetime import datetime, timedelta
 
 from dagster import (
+    DagsterInstance,
+    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -28,6 +31,9 @@ from comet_pipeline.ingest.slots import ARRIVAL_GRACE, reconcile_slots
 from comet_pipeline.ingest.windows import HOUR, hour_floor
 from comet_pipeline.store import LifecycleStore
 
+#: The tag Dagster puts on a single-partition run.
+PARTITION_TAG = "dagster/partition"
+
 #: Poll the archive at most this often while no downlink pass is under way.
 IDLE_POLL = timedelta(minutes=15)
 #: ...and every tick (the sensor interval) while one is.
@@ -44,6 +50,23 @@ def _pass_under_way(store: LifecycleStore, now: datetime) -> bool:
     return any(
         s.state is SlotState.ACTIVE or (s.bot <= now <= s.eot + ARRIVAL_GRACE) for s in slots
     )
+
+
+#: Runs that are waiting or working: an hour with one needs no second.
+_IN_PROGRESS = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
+
+
+def busy_partitions(instance: DagsterInstance) -> set[str]:
+    """Hour partitions that already have an ingest run queued or running."""
+    runs = instance.get_runs(
+        filters=RunsFilter(job_name=INGEST_HOUR_JOB, statuses=_IN_PROGRESS), limit=500
+    )
+    return {key for run in runs if (key := run.tags.get(PARTITION_TAG))}
 
 
 @sensor(
@@ -73,6 +96,7 @@ def downlink_sensor(
     unknown = unknown_files_by_hour(
         store.get(), archive.get(), pipeline.detectors, start, hour_floor(now) + HOUR
     )
+    busy = busy_partitions(context.instance)
     requests = [
         RunRequest(
             run_key=_run_key("downlink", hour, names),
@@ -80,7 +104,7 @@ def downlink_sensor(
             tags={"comet/trigger": "downlink_sensor", "comet/new_files": str(len(names))},
         )
         for hour, names in unknown.items()
-        if hour >= FIRST_HOUR
+        if hour >= FIRST_HOUR and hour.strftime(HOURLY_FORMAT) not in busy
     ]
     new_cursor = json.dumps({"last_poll": to_iso(now)})
     if not requests:
@@ -98,7 +122,7 @@ def downlink_sensor(
     description="Requests an ingest run for each hour holding retry-due failed files.",
 )
 def retry_sensor(
-    _context: SensorEvaluationContext, store: StoreResource, clock: ClockResource
+    context: SensorEvaluationContext, store: StoreResource, clock: ClockResource
 ) -> SkipReason | list[RunRequest]:
     now = clock.now()
     due = store.get().retry_due(now)
@@ -109,6 +133,7 @@ def retry_sensor(
         )
     if not by_hour:
         return SkipReason("no retry-due files")
+    busy = busy_partitions(context.instance)
     return [
         RunRequest(
             run_key=_run_key("retry", hour, names),
@@ -116,7 +141,7 @@ def retry_sensor(
             tags={"comet/trigger": "retry_sensor", "comet/retry_files": str(len(names))},
         )
         for hour, names in sorted(by_hour.items())
-        if hour >= FIRST_HOUR
+        if hour >= FIRST_HOUR and hour.strftime(HOURLY_FORMAT) not in busy
     ]
 
 

@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from comet_pipeline.archive.client import ArchiveClient
+from comet_pipeline.archive.errors import ArchiveError
 from comet_pipeline.archive.synoptic import synoptic_reason
 from comet_pipeline.domain import ArchiveFile, Detector, FileState
 from comet_pipeline.ingest.results import LatencyStats, StepResult
@@ -29,20 +30,41 @@ def list_window(
     end: datetime,
     result: StepResult,
 ) -> list[ArchiveFile]:
-    """Index entries observed in [start, end), with arrival times from the listing."""
+    """Index entries observed in [start, end), with arrival times from the listing.
+
+    Each day's index and listing of each detector is fetched on its own: one that fails is
+    recorded in ``result.failed_sources`` (with the error kept in ``transient`` when a retry
+    could help) and the others are still read, so a bad C2 index never hides C3's files.
+    """
     files: list[ArchiveFile] = []
     for day in days_covering(start, end):
         for detector in detectors:
-            index = client.fetch_index(day, detector)
-            listing = client.fetch_listing(day, detector)
-            for problem in [*index.problems, *listing.problems]:
+            source = f"{detector.value} {day:%y%m%d}"
+            try:
+                index = client.fetch_index(day, detector)
+            except ArchiveError as err:
+                result.source_failed(f"{source} img_hdr.txt", str(err))
+                _keep_transient(result, err)
+                continue
+            try:
+                listing = client.fetch_listing(day, detector)
+            except ArchiveError as err:  # the index alone still registers the files
+                result.source_failed(f"{source} listing", str(err))
+                _keep_transient(result, err)
+                listing = None
+            for problem in [*index.problems, *(listing.problems if listing else [])]:
                 result.count("index_problem")
                 result.add_error(f"{day:%y%m%d}/{detector}: {problem}")
-            arrivals = {entry.name: entry.modified_at for entry in listing.items}
+            arrivals = {e.name: e.modified_at for e in listing.items} if listing else {}
             for entry in index.items:
                 if entry.detector == detector and start <= entry.observed_at < end:
                     files.append(replace(entry, arrived_at=arrivals.get(entry.name)))
     return files
+
+
+def _keep_transient(result: StepResult, err: ArchiveError) -> None:
+    if not err.permanent and result.transient is None:
+        result.transient = err
 
 
 def classify(files: Iterable[ArchiveFile], already_known: Iterable[ArchiveFile]) -> dict[str, str]:
@@ -103,6 +125,9 @@ def discover_window(
         [f.arrived_at - f.observed_at for f in new if f.name in inserted and f.arrived_at]
     )
     result.elapsed_s = time.perf_counter() - started
+    if result.transient is not None:
+        # what could be read is registered; the step fails so Dagster retries the rest
+        raise result.transient
     return result
 
 

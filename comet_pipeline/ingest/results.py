@@ -37,8 +37,17 @@ class StepResult:
     outcomes: Counter[str] = field(default_factory=Counter)
     per_detector: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    #: Sources (an index, a listing, the schedule) that could not be used, with the reason.
+    failed_sources: list[str] = field(default_factory=list)
+    #: The first transient failure of a source: the caller re-raises it after finishing.
+    transient: Exception | None = None
     latency: LatencyStats = field(default_factory=LatencyStats)
     elapsed_s: float = 0.0
+
+    def source_failed(self, source: str, reason: str) -> None:
+        """A whole source was unusable (not one file): reported, and the rest goes on."""
+        self.failed_sources.append(bounded(f"{source}: {reason}"))
+        self.count("source_failed")
 
     def add_error(self, text: str) -> None:
         """Record an error line, bounded: it ends up in the run's metadata and event log."""
@@ -54,5 +63,6 @@ class StepResult:
         self.outcomes.update(other.outcomes)
         self.per_detector.update(other.per_detector)
         self.errors.extend(other.errors)
+        self.failed_sources.extend(other.failed_sources)
         self.elapsed_s += other.elapsed_s
         return self

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from comet_pipeline.archive.client import ArchiveClient
+from comet_pipeline.archive.errors import ArchiveError
 from comet_pipeline.domain import Detector, Slot, SlotState
 from comet_pipeline.domain.states import SLOT_TRANSITIONS
 from comet_pipeline.ingest.results import StepResult
@@ -28,12 +30,30 @@ NOMINAL_PASSES: tuple[tuple[str, timedelta, str], ...] = (
 )
 
 
-def scheduled_slots(client: ArchiveClient) -> list[Slot]:
-    """The passes on the DSN schedule page as (PENDING) slots; unparsable rows are skipped."""
-    return [
-        Slot(bot=p.bot, eot=p.eot, antenna=p.antenna, source="schedule")
-        for p in client.fetch_schedule().items
-    ]
+@dataclass(frozen=True)
+class ScheduleRead:
+    """The schedule page's passes, or why the page could not be used at all."""
+
+    slots: list[Slot]
+    problem: str | None = None
+
+
+def scheduled_slots(client: ArchiveClient) -> ScheduleRead:
+    """The passes on the DSN schedule page as (PENDING) slots; unparsable rows are skipped.
+
+    A page with no pass the parser understands (binary junk, an error page served with
+    status 200) is a problem to report, not an empty schedule: falling back to nominal
+    passes then would be indistinguishable from "the schedule does not reach that day".
+    """
+    page = client.fetch_schedule()
+    slots = [Slot(bot=p.bot, eot=p.eot, antenna=p.antenna, source="schedule") for p in page.items]
+    if slots:
+        return ScheduleRead(slots)
+    first = f"; first: {page.problems[0]}" if page.problems else ""
+    return ScheduleRead(
+        [],
+        f"the schedule page has no pass this parser understands ({len(page.problems)} problems{first})",
+    )
 
 
 def nominal_slots(day: date) -> list[Slot]:
@@ -79,12 +99,14 @@ def listed_arrivals(
     Reconciling a day's slots needs every arrival, not only those of files already
     registered: a pass counts as DONE even before its files are discovered.
     """
-    return [
-        entry.modified_at
-        for day in days
-        for detector in detectors
-        for entry in client.fetch_listing(day, detector).items
-    ]
+    times: list[datetime] = []
+    for day in days:
+        for detector in detectors:
+            try:
+                times.extend(e.modified_at for e in client.fetch_listing(day, detector).items)
+            except ArchiveError:  # one listing missing: the others still count
+                continue
+    return times
 
 
 def reconcile_slots(
@@ -116,15 +138,23 @@ def reconcile_slots(
 
 def sync_slots(
     store: LifecycleStore,
-    passes: Iterable[Slot],
+    schedule: ScheduleRead,
     day: date,
     now: datetime,
     listed: Sequence[datetime] = (),
 ) -> StepResult:
-    """Upsert the day's slots from the schedule (or the nominal pattern) and reconcile them."""
+    """Upsert the day's slots from the schedule (or the nominal pattern) and reconcile them.
+
+    An unusable schedule page writes no slots (and says why in ``failed_sources``): the
+    day's known slots are still reconciled with the clock and the arrivals.
+    """
     started = time.perf_counter()
     result = StepResult()
-    day_slots = slots_for_day(passes, day)
+    if schedule.problem is not None:
+        result.source_failed("DSN schedule", schedule.problem)
+        day_slots: list[Slot] = []
+    else:
+        day_slots = slots_for_day(schedule.slots, day)
     new = store.upsert_slots(day_slots, now=now)
     result.count("new", n=new)
     result.count("unchanged_known", n=len(day_slots) - new)

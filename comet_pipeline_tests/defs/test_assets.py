@@ -51,7 +51,9 @@ def test_slots_asset_for_one_day(settings, instance):
     meta = _materialization(result, "downlink_slots").metadata
     assert meta["slots"].value == len(slots)
     checks = result.get_asset_check_evaluations()
-    assert [c.check_name for c in checks] == ["slot_coverage"]
+    assert sorted(c.check_name for c in checks) == ["schedule_read", "slot_coverage"]
+    assert next(c for c in checks if c.check_name == "schedule_read").passed
+    assert "| begin (UT) |" in meta["passes"].value
 
 
 def test_hour_materialized_twice_downloads_nothing_the_second_time(settings, instance):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from dagster import DagsterInstance, build_sensor_context
+from dagster import DagsterInstance, DagsterRunStatus, build_sensor_context
+from dagster._core.storage.dagster_run import DagsterRun
 
+from comet_pipeline.defs.jobs import INGEST_HOUR_JOB
 from comet_pipeline.defs.resources import (
     ArchiveResource,
     ClockResource,
@@ -40,7 +42,8 @@ def _resources(settings, now: datetime) -> dict:
     }
 
 
-def _tick(sensor, settings, now, cursor=None):
+def _tick(sensor, settings, now, cursor=None, runs_in_progress=()):
+    """One evaluation; ``runs_in_progress``: hour partitions that already have a running ingest run."""
     repo = make_defs(settings).get_repository_def()
     with (
         DagsterInstance.ephemeral() as instance,
@@ -51,6 +54,14 @@ def _tick(sensor, settings, now, cursor=None):
             repository_def=repo,
         ) as ctx,
     ):
+        for key in runs_in_progress:
+            instance.add_run(
+                DagsterRun(
+                    job_name=INGEST_HOUR_JOB,
+                    status=DagsterRunStatus.STARTED,
+                    tags={"dagster/partition": key},
+                )
+            )
         return sensor.evaluate_tick(ctx)
 
 
@@ -98,6 +109,10 @@ def test_downlink_sensor_requests_exactly_the_hours_a_pass_delivered(settings):
     busy = _tick(sensor, settings, t1, cursor=quiet.cursor)
     requested = {r.partition_key for r in busy.run_requests}
     assert requested == {h.strftime("%Y-%m-%d-%H:%M") for h in expected}
+    # An hour that already has a queued or running ingest run is not asked for again.
+    one = sorted(requested)[0]
+    held = _tick(sensor, settings, t1, cursor=quiet.cursor, runs_in_progress=[one])
+    assert {r.partition_key for r in held.run_requests} == requested - {one}
     # A later tick with the same unknown files asks for the same run keys (deduplicated).
     again = _tick(sensor, settings, t1 + timedelta(minutes=20), cursor=busy.cursor)
     assert {r.run_key for r in again.run_requests} == {r.run_key for r in busy.run_requests}
@@ -134,6 +149,10 @@ def test_retry_sensor_asks_for_retry_due_hours_but_never_abandoned(settings):
     expected = {hour_floor(r.observed_at).strftime("%Y-%m-%d-%H:%M") for r in rest}
     assert {r.partition_key for r in result.run_requests} == expected
     assert store.get_file(first.name).state is FileState.ABANDONED
+    # An hour whose run is already queued gets no second one.
+    queued = sorted(expected)[0]
+    waiting = _tick(sensor, settings, later, runs_in_progress=[queued])
+    assert {r.partition_key for r in waiting.run_requests} == expected - {queued}
     # Before the backoff is due: nothing.
     early = _tick(sensor, settings, NOW)
     assert not early.run_requests and early.skip_message == "no retry-due files"

@@ -203,3 +203,15 @@ def test_step_errors_are_bounded():
     result.add_error("bad line: " + "j" * 1_000_000)
     [error] = result.errors
     assert len(error) < 400 and "1,000,010 characters" in error
+
+
+def test_an_unusable_schedule_page_writes_no_slots_and_says_why(store):
+    from comet_pipeline.archive.parsers import parse_schedule
+    from comet_pipeline.ingest.slots import ScheduleRead
+
+    garbage = bytes(range(256)).decode("latin-1") * 400  # binary junk served with status 200
+    assert len(parse_schedule(garbage)) == 0
+    day = HOUR.date()
+    result = sync_slots(store, ScheduleRead([], "no pass this parser understands"), day, NOW)
+    assert result.failed_sources == ["DSN schedule: no pass this parser understands"]
+    assert store.slots_between(HOUR.replace(hour=0), HOUR.replace(hour=0) + timedelta(days=1)) == []

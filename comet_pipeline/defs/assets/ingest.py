@@ -18,7 +18,15 @@ from dagster import (
     asset,
 )
 
-from comet_pipeline.defs.checks import FRAME_QUALITY, SLOT_COVERAGE, frame_quality, slot_coverage
+from comet_pipeline.defs.checks import (
+    FRAME_QUALITY,
+    INDEXES_READ,
+    SCHEDULE_READ,
+    SLOT_COVERAGE,
+    frame_quality,
+    slot_coverage,
+    sources_read,
+)
 from comet_pipeline.defs.failures import fail_fast, refuse_future
 from comet_pipeline.defs.metadata import (
     Metadata,
@@ -60,7 +68,7 @@ ARCHIVE_STEP: dict[str, Any] = {"pool": ARCHIVE_POOL, "retry_policy": ARCHIVE_RE
     group_name=GROUP,
     kinds={"sqlite"},
     **ARCHIVE_STEP,
-    check_specs=[SLOT_COVERAGE],
+    check_specs=[SLOT_COVERAGE, SCHEDULE_READ],
     description="DSN downlink passes of one UTC day, reconciled against the clock and arrivals.",
 )
 def downlink_slots(
@@ -80,7 +88,8 @@ def downlink_slots(
         result = sync_slots(store.get(), scheduled_slots(client), day, clock.now(), listed)
         slots = store.get().slots_between(window.start, window.end)
         return MaterializeResult(
-            metadata=slots_metadata(result, slots), check_results=[slot_coverage(slots)]
+            metadata=slots_metadata(result, slots),
+            check_results=[slot_coverage(slots), sources_read(SCHEDULE_READ, result)],
         )
 
 
@@ -90,6 +99,7 @@ def downlink_slots(
     group_name=GROUP,
     kinds={"sqlite"},
     deps=[downlink_slots],
+    check_specs=[INDEXES_READ],
     description="Files observed in the hour, registered from img_hdr.txt and the listing.",
 )
 def discovered_files(
@@ -112,7 +122,8 @@ def discovered_files(
             run_id=context.run.run_id,
         )
         return MaterializeResult(
-            metadata=_window(store.get(), result, pipeline, window.start, window.end)
+            metadata=_window(store.get(), result, pipeline, window.start, window.end),
+            check_results=[sources_read(INDEXES_READ, result)],
         )
 
 
