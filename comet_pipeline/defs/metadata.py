@@ -117,6 +117,16 @@ def window_metadata(
     }
 
 
+def hour_metadata(records: Sequence[FileRecord], hour: datetime) -> Metadata:
+    """One hour's own file counts, for a run that covered a range of hours."""
+    counts = {s: sum(1 for r in records if r.state is s) for s in FileState}
+    return {
+        **state_counts_metadata(counts),
+        "files_in_hour": len(records),
+        "hour": f"{hour:%Y-%m-%d %H:%M} UT",
+    }
+
+
 def slots_metadata(result: StepResult, slots: Sequence[Slot]) -> Metadata:
     """The day's passes by state, and each pass (times, antenna, state, where it came from)."""
     by_state = {s: sum(1 for x in slots if x.state is s) for s in SlotState}

@@ -106,3 +106,46 @@ def test_dagster_definitions_validate_passes(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Validation successful" in done.stderr + done.stdout
+
+
+def test_a_run_over_a_range_of_hours_reports_each_hour_by_itself(settings, instance):
+    """A backfill runs 12 hours per run: each hour still gets its own counts (one
+    observation per partition), and the materialization says how many hours it covers."""
+    from dagster import DagsterEventType
+
+    from comet_pipeline.cli.runner import ingest_range
+    from comet_pipeline.defs.resources import ArchiveResource, ClockResource
+
+    from .conftest import NOW, SEED
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    clock = ClockResource(frozen_at=NOW.isoformat())
+    archive = ArchiveResource(
+        archive_url="sim://lasco", schedule_url="sim://schedule", sim_seed=SEED,
+        backoff_seconds=0.0, clock=clock,
+    )  # fmt: skip
+    start = HOUR
+    assert all(
+        ingest_range(
+            settings, start, start + timedelta(hours=3), instance=instance, clock=clock,
+            archive=archive,
+        )
+    )  # fmt: skip
+    store = SQLiteStore(settings.layout.lifecycle_db)
+    records = instance.get_records_for_run(
+        instance.get_runs(limit=1)[0].run_id, of_type=DagsterEventType.ASSET_OBSERVATION
+    ).records
+    seen = {}
+    for record in records:
+        obs = record.event_log_entry.dagster_event.event_specific_data.asset_observation
+        if obs.asset_key.to_user_string() == "discovered_files":
+            seen[obs.partition] = obs.metadata["files_in_hour"].value
+    assert sorted(seen) == [
+        (start + timedelta(hours=h)).strftime("%Y-%m-%d-%H:00") for h in range(3)
+    ]
+    for key, n in seen.items():
+        hour = datetime.strptime(key, "%Y-%m-%d-%H:%M").replace(tzinfo=UTC)
+        files = [
+            r for d in Detector for r in store.files_between(d, hour, hour + timedelta(hours=1))
+        ]
+        assert n == len(files) > 0

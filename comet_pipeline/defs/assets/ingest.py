@@ -10,6 +10,7 @@ from typing import Any
 from dagster import (
     AssetDep,
     AssetExecutionContext,
+    AssetObservation,
     Backoff,
     Jitter,
     MaterializeResult,
@@ -31,6 +32,7 @@ from comet_pipeline.defs.failures import fail_fast, refuse_future
 from comet_pipeline.defs.metadata import (
     Metadata,
     frames_metadata,
+    hour_metadata,
     slots_metadata,
     window_metadata,
 )
@@ -122,7 +124,7 @@ def discovered_files(
             run_id=context.run.run_id,
         )
         return MaterializeResult(
-            metadata=_window(store.get(), result, pipeline, window.start, window.end),
+            metadata=_window(context, store.get(), result, pipeline),
             check_results=[sources_read(INDEXES_READ, result)],
         )
 
@@ -155,9 +157,7 @@ def downloaded_files(
             clock=clock.now,
             owner=context.run.run_id,
         ).absorb(recovered)
-        return MaterializeResult(
-            metadata=_window(store.get(), result, pipeline, window.start, window.end)
-        )
+        return MaterializeResult(metadata=_window(context, store.get(), result, pipeline))
 
 
 @asset(
@@ -201,7 +201,7 @@ def processed_frames(
         ]
         return MaterializeResult(
             metadata={
-                **_window(store.get(), result, pipeline, window.start, window.end),
+                **_window(context, store.get(), result, pipeline),
                 **frames_metadata(frames),
             },
             check_results=[frame_quality(frames)],
@@ -209,15 +209,33 @@ def processed_frames(
 
 
 def _window(
+    context: AssetExecutionContext,
     store: LifecycleStore,
     result: StepResult,
     pipeline: PipelineResource,
-    start: datetime,
-    end: datetime,
 ) -> Metadata:
+    """The window's metadata; in a run over a range of hours, also one observation per
+    hour with that hour's own counts (Dagster gives every partition of a range the same
+    materialization metadata, so the materialization says it covers the range)."""
+    window = context.partition_time_window
     detectors: Sequence[Detector] = pipeline.detectors
-    records = [r for d in detectors for r in store.files_between(d, start, end)]
-    return window_metadata(result, records, start, end)
+    records = [r for d in detectors for r in store.files_between(d, window.start, window.end)]
+    keys = context.partition_keys
+    if len(keys) > 1:
+        for key, hour in zip(keys, _hours(window.start, len(keys)), strict=True):
+            mine = [r for r in records if hour <= r.observed_at < hour + timedelta(hours=1)]
+            context.log_event(
+                AssetObservation(
+                    asset_key=context.asset_key,
+                    partition=key,
+                    metadata=hour_metadata(mine, hour),
+                )
+            )
+    return {**window_metadata(result, records, window.start, window.end), "hours_in_run": len(keys)}
+
+
+def _hours(start: datetime, n: int) -> list[datetime]:
+    return [start + timedelta(hours=i) for i in range(n)]
 
 
 def _log_progress(context: AssetExecutionContext, what: str) -> Progress:
