@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from comet_pipeline.domain.models import Detector
 
@@ -94,6 +95,17 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
         raise SettingsError(
             f"{name} must start with https://, http:// or sim://, got {value!r} "
             f"(the real archive is e.g. {REAL_ARCHIVE_URL})"
+        )
+    # "http://" alone passes the prefix test and then fails every request at run time,
+    # after minutes of retries: a URL without a host (or with a garbled port) stops here.
+    try:
+        parts = urlsplit(value)
+        host, _port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise SettingsError(f"{name}={value!r} is not a valid URL: {exc}") from exc
+    if not host:
+        raise SettingsError(
+            f"{name}={value!r} has no host (the real archive is e.g. {REAL_ARCHIVE_URL})"
         )
     if value.startswith("sim://"):
         from comet_pipeline.simulator.profiles import profile_from_url

@@ -4,6 +4,11 @@ The same code serves the real archive (``https://...``) and the embedded simulat
 (``sim://``, a transport adapter mounted on the session). Every failure leaves as one of
 the typed errors in :mod:`comet_pipeline.archive.errors`, so the lifecycle can decide
 between "retry later" and "give up with this reason" without knowing about HTTP.
+
+A hostile or broken server must not be able to hold a worker or feed it foreign bytes: every
+fetch has an overall deadline besides the connect and per-read timeouts, redirects are only
+followed within the configured origin and only a few hops, and verification rejects headers
+no LASCO frame can have before image code sees them.
 """
 
 from __future__ import annotations
@@ -12,22 +17,35 @@ import contextlib
 import hashlib
 import math
 import os
+import socket
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
+import urllib3.connection
+import urllib3.response
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from comet_pipeline.archive import layout
-from comet_pipeline.archive.errors import ArchiveError, Corrupt, NotFound, Rejected, Transient
-from comet_pipeline.archive.fits_header import HeaderError, parse_fits_header
+from comet_pipeline.archive.errors import (
+    ArchiveError,
+    Corrupt,
+    NotFound,
+    Redirected,
+    Rejected,
+    Transient,
+)
+from comet_pipeline.archive.fits_header import HeaderError, check_plausible, parse_fits_header
 from comet_pipeline.archive.parsers import (
     ListingEntry,
     ParseResult,
@@ -40,6 +58,16 @@ from comet_pipeline.domain.models import ArchiveFile, Detector, FitsInfo
 
 RETRY_STATUSES = (500, 502, 503, 504)
 CHUNK_BYTES = 64 * 1024
+#: Redirect hops followed (within the configured origin) before a fetch gives up: a loop
+#: costs 1 + MAX_REDIRECTS requests, not requests' 31.
+MAX_REDIRECTS = 3
+#: The overall deadline of a fetch is DEADLINE_BASE_S + max_bytes / MIN_RATE (defaults).
+DEADLINE_BASE_S = 60.0
+MIN_RATE = 50_000.0  # bytes per second
+#: Temporary download files: ``.<final name>.<random>.part`` next to the final path.
+TEMP_PREFIX = "."
+TEMP_SUFFIX = ".part"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 FITS_BLOCK = 2880
 USER_AGENT = "comet_pipeline archive client (+https://github.com/; SOHO/LASCO comet hunting)"
 # Requests that map to "the URL or scheme is wrong": configuration errors, not archive ones.
@@ -50,12 +78,188 @@ _CONFIG_ERRORS = (
 )
 
 
+#: Called as ``progress(bytes_so_far)`` after every chunk of a download (e.g. to renew a lease).
+Progress = Callable[[int], None]
+
+
+def is_temp_name(name: str) -> bool:
+    """True for a file name the client uses for a download in progress."""
+    return name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX) and len(name) > 6
+
+
 @dataclass(frozen=True)
 class DownloadResult:
     path: Path
     size: int
     sha256: str
     elapsed_s: float
+
+
+# ---------------------------------------------------------------------- overall deadline
+
+_ACTIVE = threading.local()  # ``.deadline``: the _Deadline of the fetch running in this thread
+
+
+class _Deadline:
+    """The overall time limit of one fetch: all redirect hops, retries, headers and body.
+
+    Per-read timeouts never fire on a server that sends one byte a second, so the chunk loop
+    checks the clock after every read, and a timer shuts the fetch's sockets down when the
+    deadline passes: a read blocked on such a server (headers included) returns at once.
+    Sockets are registered by :class:`_WatchedHTTPConnection` through a thread-local, since
+    requests gives no handle on them before the response exists.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.received = 0
+        self.expired = False
+        self._started = time.monotonic()
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._done = False
+        self._previous: _Deadline | None = None
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._previous = getattr(_ACTIVE, "deadline", None)
+        _ACTIVE.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._done = True
+            self._sockets.clear()
+        self._timer.cancel()
+        _ACTIVE.deadline = self._previous
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self.seconds - self.elapsed)
+
+    def passed(self) -> bool:
+        return self.expired or self.elapsed > self.seconds
+
+    def watch(self, sock: socket.socket | None) -> None:
+        """Cut ``sock`` when the deadline passes (at once if it already has)."""
+        if sock is None:
+            return
+        with self._lock:
+            if self._done:
+                return
+            if self.expired:
+                _shutdown(sock)
+            elif sock not in self._sockets:
+                self._sockets.append(sock)
+
+    def _expire(self) -> None:
+        with self._lock:  # under the lock: never cut a connection a finished fetch gave back
+            if self._done:
+                return
+            self.expired = True
+            for sock in self._sockets:
+                _shutdown(sock)
+
+    def error(self, url: str) -> Transient:
+        return Transient(
+            f"download too slow: {self.received} bytes in {self.elapsed:.1f} s, "
+            f"deadline {self.seconds:g} s",
+            url=url,
+        )
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _watch(sock: socket.socket | None) -> None:
+    deadline: _Deadline | None = getattr(_ACTIVE, "deadline", None)
+    if deadline is not None:
+        deadline.watch(sock)
+
+
+class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+    """An HTTP connection whose socket the running fetch's deadline can cut."""
+
+    def connect(self) -> None:
+        super().connect()
+        _watch(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401  urllib3's signature
+        _watch(self.sock)  # a kept-alive connection: registered for this fetch too
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    """An HTTPS connection whose socket the running fetch's deadline can cut."""
+
+    def connect(self) -> None:
+        super().connect()
+        _watch(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401  urllib3's signature
+        _watch(self.sock)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """requests' HTTP adapter on connection pools whose sockets a fetch's deadline can cut.
+
+    (Through a proxy, requests builds its own pools: there the chunk loop's clock check is
+    what enforces the deadline, a read timeout later at worst.)
+    """
+
+    def init_poolmanager(
+        self,
+        connections: int,
+        maxsize: int,
+        block: bool = False,
+        **pool_kwargs: Any,  # noqa: ANN401  passed through to urllib3
+    ) -> None:
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedHTTPPool,
+            "https": _WatchedHTTPSPool,
+        }
+
+
+# ---------------------------------------------------------------------- redirects
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port; ValueError if unparsable."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme)
+
+
+def _show_origin(origin: tuple[str, str, int | None]) -> str:
+    scheme, host, port = origin
+    return f"{scheme}://{host}" + ("" if port in (None, _DEFAULT_PORTS.get(scheme)) else f":{port}")
+
+
+@dataclass
+class _Transfer:
+    """A fetch under way: the 200 response, its deadline, the URL asked for."""
+
+    response: requests.Response
+    deadline: _Deadline
+    url: str
 
 
 def _to_archive_error(exc: BaseException, url: str) -> ArchiveError:
@@ -83,7 +287,14 @@ class ArchiveClient:
     the middle of a body are not retried here: they raise :class:`Transient` and the
     lifecycle retries the file later. ``sim://`` URLs need the simulator adapter mounted on
     the session (:meth:`create` does that); transports that are not an
-    ``HTTPAdapter`` get the same retry policy from :meth:`_send`.
+    ``HTTPAdapter`` get the same retry policy from :meth:`_send_once`.
+
+    Every fetch (index, listing, schedule, file) must end within
+    ``deadline_base + max_bytes / min_rate`` seconds (:attr:`deadline_s`), retries and
+    redirects included, or it raises :class:`Transient` ("download too slow"): the per-read
+    timeout alone lets a server dripping one byte a second hold a worker for days.
+    Redirects are followed only to the scheme, host and port of the configured URL, at most
+    :data:`MAX_REDIRECTS` hops; any other raises :class:`Redirected` (permanent).
     """
 
     def __init__(
@@ -97,20 +308,26 @@ class ArchiveClient:
         retries: int = 3,
         backoff: float = 0.5,
         max_bytes: int = 20_000_000,
+        deadline_base: float = DEADLINE_BASE_S,
+        min_rate: float = MIN_RATE,
     ) -> None:
+        if deadline_base < 0 or min_rate <= 0:
+            raise ValueError("deadline_base must be >= 0 and min_rate > 0")
         self.archive_url = archive_url.rstrip("/")
         self.schedule_url = schedule_url
         self.timeout = (connect_timeout, read_timeout)
         self.max_bytes = max_bytes
         self.retries = retries
         self.backoff = backoff
+        self.deadline_base = deadline_base
+        self.min_rate = min_rate
         self.retry = Retry(
             total=retries,
             connect=retries,
             read=retries,
             status=retries,
             other=0,
-            redirect=5,
+            redirect=0,  # requests never follows (allow_redirects=False): _send does, checked
             backoff_factor=backoff,
             status_forcelist=RETRY_STATUSES,
             allowed_methods=frozenset({"GET", "HEAD"}),
@@ -118,10 +335,15 @@ class ArchiveClient:
             respect_retry_after_header=False,
         )
         self.session = session if session is not None else requests.Session()
-        adapter = HTTPAdapter(max_retries=self.retry, pool_maxsize=16)
+        adapter = _DeadlineAdapter(max_retries=self.retry, pool_maxsize=16)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.setdefault("User-Agent", USER_AGENT)
+
+    @property
+    def deadline_s(self) -> float:
+        """The overall time limit of one fetch, in seconds."""
+        return self.deadline_base + self.max_bytes / self.min_rate
 
     def close(self) -> None:
         self.session.close()
@@ -135,33 +357,82 @@ class ArchiveClient:
     # ------------------------------------------------------------------ HTTP plumbing
 
     @contextlib.contextmanager
-    def _get(self, url: str) -> Iterator[requests.Response]:
-        """GET with streaming; yields a 200 response, else raises the typed error."""
-        try:
-            response = self._send(url)
-        except _CONFIG_ERRORS:
-            raise
-        except requests.exceptions.RequestException as exc:
-            raise _to_archive_error(exc, url) from exc
-        try:
-            status = response.status_code
-            if status in (404, 410):
-                raise NotFound(f"HTTP {status}", url=url)
-            if status != 200:
-                # 5xx here means the retries are used up; any other status is unexpected
-                # (403, 429 ...): transient, so the lifecycle's retry cap decides.
-                raise Transient(f"HTTP {status} {response.reason or ''}".strip(), url=url)
-            length = self._content_length(response)
-            if length is not None and length > self.max_bytes:
-                raise Rejected(
-                    f"Content-Length {length} exceeds the {self.max_bytes}-byte cap", url=url
-                )
-            yield response
-        finally:
-            response.close()
+    def _get(self, url: str, *, origin: str) -> Iterator[_Transfer]:
+        """GET with streaming under one deadline; yields a 200 response, else raises the
+        typed error. Redirects are followed only within ``origin``'s scheme, host and port.
+        """
+        with _Deadline(self.deadline_s) as deadline:
+            try:
+                response = self._send(url, origin=origin, deadline=deadline)
+            except _CONFIG_ERRORS:
+                raise
+            except requests.exceptions.RequestException as exc:
+                if deadline.passed():  # the deadline cut the socket: say so, not "reset"
+                    raise deadline.error(url) from exc
+                raise _to_archive_error(exc, url) from exc
+            try:
+                if deadline.passed():
+                    raise deadline.error(url)
+                status = response.status_code
+                if status in (404, 410):
+                    raise NotFound(f"HTTP {status}", url=url)
+                if status != 200:
+                    # 5xx here means the retries are used up; any other status is unexpected
+                    # (403, 429 ...): transient, so the lifecycle's retry cap decides.
+                    raise Transient(f"HTTP {status} {response.reason or ''}".strip(), url=url)
+                length = self._content_length(response)
+                if length is not None and length > self.max_bytes:
+                    raise Rejected(
+                        f"Content-Length {length} exceeds the {self.max_bytes}-byte cap", url=url
+                    )
+                yield _Transfer(response, deadline, url)
+            finally:
+                response.close()
 
-    def _send(self, url: str) -> requests.Response:
-        """One GET; the same retry policy for transports that are not an ``HTTPAdapter``.
+    def _send(self, url: str, *, origin: str, deadline: _Deadline) -> requests.Response:
+        """GET ``url``, following at most :data:`MAX_REDIRECTS` same-origin redirects.
+
+        requests would follow 30 redirects anywhere — another host, another port, even a
+        scheme it then fails on as if the network were down — and use what it finds. Here a
+        redirect outside ``origin``, or one hop too many, is :class:`Redirected`: permanent,
+        and the target is never asked for.
+        """
+        home = _origin(origin)
+        current = url
+        for hop in range(MAX_REDIRECTS + 1):
+            response = self._send_once(current, deadline)
+            location = self.session.get_redirect_target(response)
+            if location is None:
+                return response
+            response.close()
+            try:
+                target = urljoin(current, location)
+                same = _origin(target) == home
+            except ValueError:
+                raise Redirected(
+                    f"redirected to an unparsable URL {location!r}: not followed",
+                    url=url,
+                    target=location,
+                ) from None
+            if not same:
+                raise Redirected(
+                    f"redirected to {target}, outside the archive's origin "
+                    f"{_show_origin(home)}: not followed",
+                    url=url,
+                    target=target,
+                )
+            if hop == MAX_REDIRECTS:
+                raise Redirected(
+                    f"more than {MAX_REDIRECTS} redirects (a loop?), the last to {target}",
+                    url=url,
+                    target=target,
+                )
+            current = target
+        raise AssertionError("unreachable")
+
+    def _send_once(self, url: str, deadline: _Deadline) -> requests.Response:
+        """One GET (no redirects); the same retry policy for transports that are not an
+        ``HTTPAdapter``.
 
         urllib3's ``Retry`` lives inside ``HTTPAdapter``; a custom transport (the ``sim://``
         adapter) gets the same policy here — connection errors and 500/502/503/504, up to
@@ -177,16 +448,18 @@ class ArchiveClient:
                     stream=True,
                     timeout=self.timeout,
                     headers={"Accept-Encoding": "identity"},
+                    allow_redirects=False,
                 )
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout):
-                if last:
+                if last or deadline.passed():
                     raise
             else:
-                if last or response.status_code not in RETRY_STATUSES:
+                if last or response.status_code not in RETRY_STATUSES or deadline.passed():
                     return response
                 response.close()
             if self.backoff > 0:
-                time.sleep(min(self.backoff * 2**attempt, Retry.DEFAULT_BACKOFF_MAX))
+                pause = min(self.backoff * 2**attempt, Retry.DEFAULT_BACKOFF_MAX)
+                time.sleep(min(pause, deadline.remaining))
         raise AssertionError("unreachable")
 
     @staticmethod
@@ -200,33 +473,33 @@ class ArchiveClient:
             return None
         return value if value >= 0 else None
 
-    def _chunks(self, response: requests.Response, url: str) -> Iterator[bytes]:
-        """The body in chunks, network errors mapped, size cap enforced as bytes arrive."""
+    def _chunks(self, transfer: _Transfer, progress: Progress | None = None) -> Iterator[bytes]:
+        """The body in chunks, network errors mapped, size cap and deadline enforced as
+        bytes arrive; ``progress(total)`` after every chunk.
+        """
+        response, deadline, url = transfer.response, transfer.deadline, transfer.url
+        read = _reader(response)
         total = 0
-        iterator = response.iter_content(chunk_size=CHUNK_BYTES)
-        while True:
-            try:
-                chunk = next(iterator)
-            except StopIteration:
-                break
-            except _CONFIG_ERRORS:
-                raise
-            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
-                raise _to_archive_error(exc, url) from exc
-            except OSError as exc:  # socket errors that escaped the wrappers
-                raise Transient(f"connection error: {exc}", url=url) from exc
+        while chunk := _read_mapped(read, deadline, url):
             total += len(chunk)
+            deadline.received = total
             if total > self.max_bytes:
                 raise Rejected(f"body exceeds the {self.max_bytes}-byte cap", url=url)
+            if deadline.passed():
+                raise deadline.error(url)
+            if progress is not None:
+                progress(total)
             yield chunk
+        if deadline.passed():  # the end may be the deadline's cut, not the server's
+            raise deadline.error(url)
         expected = self._content_length(response)
         if expected is not None and total != expected:
             raise Transient(f"truncated body: {total} of {expected} bytes", url=url)
 
-    def _get_text(self, url: str, *, missing_ok: bool) -> str | None:
+    def _get_text(self, url: str, *, origin: str, missing_ok: bool) -> str | None:
         try:
-            with self._get(url) as response:
-                body = b"".join(self._chunks(response, url))
+            with self._get(url, origin=origin) as transfer:
+                body = b"".join(self._chunks(transfer))
         except NotFound:
             if missing_ok:
                 return None
@@ -238,22 +511,31 @@ class ArchiveClient:
     def fetch_index(self, day: date, detector: Detector) -> ParseResult[ArchiveFile]:
         """The day's ``img_hdr.txt``; a 404 (the day's folder does not exist yet) is empty."""
         url = layout.img_hdr_url(self.archive_url, day, detector)
-        text = self._get_text(url, missing_ok=True)
+        text = self._get_text(url, origin=self.archive_url, missing_ok=True)
         return ParseResult() if text is None else parse_img_hdr(text, detector=detector)
 
     def fetch_listing(self, day: date, detector: Detector) -> ParseResult[ListingEntry]:
         """The day's directory listing (arrival times, UTC); a 404 is empty."""
         url = layout.index_url(self.archive_url, day, detector)
-        text = self._get_text(url, missing_ok=True)
+        text = self._get_text(url, origin=self.archive_url, missing_ok=True)
         return ParseResult() if text is None else parse_listing(text)
 
     def fetch_schedule(self) -> ParseResult[SchedulePass]:
         """The DSN schedule page; its absence is an error (NotFound), not an empty schedule."""
-        text = self._get_text(self.schedule_url, missing_ok=False)
+        text = self._get_text(self.schedule_url, origin=self.schedule_url, missing_ok=False)
         assert text is not None
         return parse_schedule(text)
 
     # ------------------------------------------------------------------ files
+
+    def file_url(self, day: date, detector: Detector, name: str) -> str:
+        """The URL of one file, with the name exactly as the index spells it.
+
+        The name is validated first (:class:`RejectedName`) but never normalised: a
+        case-sensitive server that lists ``23145543.FTS`` answers 404 for ``.fts``.
+        """
+        layout.validate_file_name(name)
+        return layout.dir_url(self.archive_url, day, detector) + name
 
     def download(
         self,
@@ -263,28 +545,34 @@ class ArchiveClient:
         dest: Path,
         *,
         verify: Callable[[Path], object] | None = None,
+        progress: Progress | None = None,
     ) -> DownloadResult:
         """Stream one file to ``dest`` (the final file path) atomically.
 
-        The name is validated before any URL is built. Bytes go to a temporary file in
-        ``dest``'s folder, hashed as they arrive, then fsync. ``verify`` (if given) is called
-        on that complete temporary file before ``os.replace``, so ``dest`` is only ever
-        replaced by a file that passed it: verifying after the rename and deleting on failure
-        could delete a good file another run had put there. A failing ``verify`` re-raises
+        The name is validated before any URL is built, and used with its case. Bytes go to
+        a temporary file in ``dest``'s folder (``.<name>.<random>.part``, see
+        :func:`is_temp_name`), hashed as they arrive, then fsync. ``progress(bytes)`` is
+        called after every chunk; whatever it raises aborts the download and propagates as
+        is (a caller that lost its lease stops here). ``verify`` (if given) is called on the
+        complete temporary file before ``os.replace``, so ``dest`` is only ever replaced by
+        a file that passed it: verifying after the rename and deleting on failure could
+        delete a good file another run had put there. A failing ``verify`` re-raises
         archive errors as they are and wraps anything else as :class:`Corrupt`. Whatever
         goes wrong at whatever byte (including KeyboardInterrupt), the temporary file is
         removed and ``dest`` is left as it was.
         """
-        url = layout.file_url(self.archive_url, day, detector, name)
+        url = self.file_url(day, detector, name)
         dest = Path(dest)
         started = time.perf_counter()
         digest = hashlib.sha256()
         size = 0
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        fd, tmp_name = tempfile.mkstemp(
+            dir=dest.parent, prefix=f"{TEMP_PREFIX}{dest.name}.", suffix=TEMP_SUFFIX
+        )
         tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as out, self._get(url) as response:
-                for chunk in self._chunks(response, url):
+            with os.fdopen(fd, "wb") as out, self._get(url, origin=self.archive_url) as transfer:
+                for chunk in self._chunks(transfer, progress):
                     digest.update(chunk)
                     out.write(chunk)
                     size += len(chunk)
@@ -311,9 +599,11 @@ def verify_fits(path: Path, expected: ArchiveFile, *, time_tolerance_s: float = 
     """Check a downloaded file is the image the index promised; :class:`Corrupt` if not.
 
     It must open with astropy, have a usable LASCO header, the index's detector, an
-    observation time within ``time_tolerance_s`` of the index, the index's image size, and
-    NAXIS1*NAXIS2*|BITPIX|/8 data bytes after the header, padded to whole 2880-byte FITS
-    blocks as the standard requires (a file short of its padding lost bytes somewhere).
+    observation time within ``time_tolerance_s`` of the index, the index's image size, a
+    geometry a LASCO frame can have (:func:`check_plausible`: 2-D, sane sides, plate scale
+    and Sun centre), and NAXIS1*NAXIS2*|BITPIX|/8 data bytes after the header, padded to
+    whole 2880-byte FITS blocks as the standard requires (a file short of its padding lost
+    bytes somewhere).
     """
     from astropy.io import fits
 
@@ -343,6 +633,10 @@ def verify_fits(path: Path, expected: ArchiveFile, *, time_tolerance_s: float = 
             f"header size {info.naxis1}x{info.naxis2} != index {expected.naxis1}x{expected.naxis2}"
         )
     try:
+        check_plausible(header, info)  # before anything downstream computes with it
+    except HeaderError as exc:
+        raise Corrupt(f"implausible header: {exc}") from exc
+    try:
         bitpix = int(header["BITPIX"])
         naxis = int(header.get("NAXIS", 2))
         axes = [int(header[f"NAXIS{i}"]) for i in range(1, naxis + 1)]
@@ -359,6 +653,35 @@ def verify_fits(path: Path, expected: ArchiveFile, *, time_tolerance_s: float = 
             f"({padded} in whole FITS blocks)"
         )
     return info
+
+
+def _reader(response: requests.Response) -> Callable[[], bytes | None]:
+    """One read of the body per call (b"" or None at the end).
+
+    A urllib3 body is read with ``read1``: one network read per call, so the deadline is
+    checked (and progress reported) as often as bytes arrive, not once per 64 KiB that a
+    slow server may take hours to fill. Other transports' bodies go through requests.
+    """
+    raw = response.raw
+    if isinstance(raw, urllib3.response.HTTPResponse):
+        return lambda: raw.read1(CHUNK_BYTES, decode_content=True)
+    iterator = response.iter_content(chunk_size=CHUNK_BYTES)
+    return lambda: next(iterator, b"")
+
+
+def _read_mapped(read: Callable[[], bytes | None], deadline: _Deadline, url: str) -> bytes | None:
+    """``read()`` with network errors as typed errors ("too slow" once the deadline passed:
+    the deadline's cut looks like a reset connection)."""
+    try:
+        return read()
+    except _CONFIG_ERRORS:
+        raise
+    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
+        raise (deadline.error(url) if deadline.passed() else _to_archive_error(exc, url)) from exc
+    except OSError as exc:  # socket errors that escaped the wrappers
+        if deadline.passed():
+            raise deadline.error(url) from exc
+        raise Transient(f"connection error: {exc}", url=url) from exc
 
 
 def _run_verify(verify: Callable[[Path], object], tmp: Path, url: str) -> None:

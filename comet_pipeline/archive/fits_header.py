@@ -143,6 +143,14 @@ def parse_fits_header(header: fits.Header) -> FitsInfo:
     wx, wy = -crval1, -crval2
     dx = (math.cos(r) * wx + math.sin(r) * wy) / cdelt1
     dy = (-math.sin(r) * wx + math.cos(r) * wy) / cdelt2
+    sun_x = _number(header, "CRPIX1") - 1.0 + dx
+    sun_y = _number(header, "CRPIX2") - 1.0 + dy
+    if not (math.isfinite(sun_x) and math.isfinite(sun_y)):
+        # finite cards can still overflow here (CRVAL / a tiny CDELT): never hand on inf
+        raise HeaderError(
+            f"the Sun centre (CRPIX, CRVAL, CDELT) is not a finite pixel position: "
+            f"x = {sun_x:g}, y = {sun_y:g}"
+        )
     n_missing_keys = ("NMISSING", "DATAZER") if level == "1" else ("DATAZER", "NMISSING")
     return FitsInfo(
         observed_at=observed_at,
@@ -152,8 +160,8 @@ def parse_fits_header(header: fits.Header) -> FitsInfo:
         naxis2=naxis2,
         binning=_binning(header, naxis1),
         offset=_number(header, "OFFSET", default=0.0),
-        sun_x=_number(header, "CRPIX1") - 1.0 + dx,
-        sun_y=_number(header, "CRPIX2") - 1.0 + dy,
+        sun_x=sun_x,
+        sun_y=sun_y,
         plate_scale=abs(cdelt1),
         roll_deg=roll,
         filter=str(_get(header, "FILTER") or "").strip(),
@@ -163,6 +171,59 @@ def parse_fits_header(header: fits.Header) -> FitsInfo:
         level=level,
         filename=str(_get(header, "FILENAME") or "").strip(),
     )
+
+
+#: Image sides a LASCO frame can have: 1024 full frame, 512/256 binned, subfields; 64 is
+#: the smallest anything downstream is meant for, 4096 far above any C2/C3 readout.
+NAXIS_RANGE = (64, 4096)
+#: Plate scales, arcsec per pixel: C2 11.9 and C3 56 unbinned, up to 4x4 summing (C3 224).
+PLATE_SCALE_RANGE = (1.0, 300.0)
+#: How far outside the frame the Sun centre may lie, in image widths/heights (LASCO's is
+#: behind the occulter, inside the frame; a shifted reference point may move it a little).
+SUN_MARGIN = 2.0
+
+
+def check_plausible(header: fits.Header, info: FitsInfo) -> None:
+    """:class:`HeaderError` unless the geometry is one a LASCO frame can have.
+
+    :func:`parse_fits_header` only guarantees finite numbers. A broken or hostile file can
+    still say NAXIS = 3, a million-pixel side, CDELT = 1e-300 or CRPIX1 = 1e30; image code
+    turns those into ZeroDivisionError, "negative dimensions" or "too many values to
+    unpack" — errors that look transient and get retried. Checked when a download is
+    verified, they become one permanent reason a person can read instead.
+    """
+    naxis = header.get("NAXIS")
+    if not isinstance(naxis, int) or isinstance(naxis, bool) or naxis != 2:
+        raise HeaderError(f"NAXIS = {naxis!r}: a LASCO frame is a 2-D image (NAXIS = 2)")
+    low, high = NAXIS_RANGE
+    for key, side in (("NAXIS1", info.naxis1), ("NAXIS2", info.naxis2)):
+        if not low <= side <= high:
+            raise HeaderError(
+                f"{key} = {side} px is not a plausible LASCO image side ({low}..{high} px)"
+            )
+    unit = _arcsec_per_unit(header)
+    unit_name = "arcsec" if unit == 1.0 else str(_get(header, "CUNIT1", "CUNIT")).strip().lower()
+    low_s, high_s = PLATE_SCALE_RANGE
+    cdelt1 = _number(header, "CDELT1")
+    for key, value in (("CDELT1", cdelt1), ("CDELT2", _number(header, "CDELT2", default=cdelt1))):
+        arcsec = abs(value) * unit
+        if not low_s <= arcsec <= high_s:
+            shown = f"{value:g} {unit_name}/px" + (
+                "" if unit == 1.0 else f" ({arcsec:g} arcsec/px)"
+            )
+            raise HeaderError(
+                f"{key} = {shown} is not a plausible plate scale ({low_s:g}..{high_s:g} arcsec/px)"
+            )
+    for key, axis, centre, size in (
+        ("CRPIX1", "x", info.sun_x, info.naxis1),
+        ("CRPIX2", "y", info.sun_y, info.naxis2),
+    ):
+        if not -SUN_MARGIN * size <= centre <= (1.0 + SUN_MARGIN) * size:
+            raise HeaderError(
+                f"{key} = {_number(header, key):g} puts the Sun centre at {axis} = {centre:g} px, "
+                f"more than {SUN_MARGIN:g} image widths outside the "
+                f"{info.naxis1}x{info.naxis2} frame"
+            )
 
 
 def _sun_geometry(when: datetime) -> tuple[float, float]:

@@ -1,18 +1,21 @@
 """Download a window's claimable files, verify them, and mark them READY.
 
 Each file is claimed under a lease (DISCOVERED or retry-due DOWNLOAD_FAILED ->
-DOWNLOADING) before any byte moves, so two runs never fetch the same file; the bytes land
+DOWNLOADING) before any byte moves, so two runs never fetch the same file; the lease is
+renewed while the bytes arrive, so a slow download keeps its file; the bytes land
 atomically at their final path; failures go through the store's retry bookkeeping.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import time
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from comet_pipeline.archive.client import ArchiveClient
+from comet_pipeline.archive.client import ArchiveClient, is_temp_name
 from comet_pipeline.archive.errors import ArchiveError
 from comet_pipeline.archive.layout import day_dir
 from comet_pipeline.domain import Detector, FileRecord, FileState
@@ -21,9 +24,21 @@ from comet_pipeline.ingest.attempts import record_failure
 from comet_pipeline.ingest.results import StepResult
 from comet_pipeline.store import LifecycleStore
 
+#: A ``.part`` file under the raw dir not written for this long is a killed download's
+#: leftover (the store's default lease). A live download writes its ``.part`` at every
+#: chunk and ends within the client's deadline, which is used instead when it is longer.
+STALE_PART_AGE = timedelta(minutes=10)
+
+Outcome = tuple[str, str | None]
+
+
+class LeaseLost(Exception):
+    """Another run recovered the file's lease while this one was still downloading it."""
+
 
 def raw_path_for(raw_dir: Path, record: FileRecord) -> Path:
-    """Where a raw file lives: ``raw/<detector>/<YYMMDD>/<name>`` (the archive's own layout)."""
+    """Where a raw file lives: ``raw/<detector>/<YYMMDD>/<name>`` (the archive's own layout,
+    the name with its case)."""
     return raw_dir / record.detector.value / day_dir(record.observed_at.date()) / record.name
 
 
@@ -37,29 +52,78 @@ def download_window(
     clock: Clock,
     owner: str,
     workers: int = 4,
+    stale_part_age: timedelta = STALE_PART_AGE,
 ) -> StepResult:
+    """Download every claimable file of [start, end), ``workers`` at a time.
+
+    A worker that finishes claims the next file at once, so one slow file (it ends at the
+    client's deadline) holds one worker, never the rest of the window; claiming only as
+    many files as there are free workers keeps each lease fresh when its download starts.
+    First, ``.part`` leftovers of killed downloads are removed (``stale_part_removed``).
+    """
     started = time.perf_counter()
     result = StepResult()
+    removed = remove_stale_parts(raw_dir, max(stale_part_age.total_seconds(), client.deadline_s))
+    if removed:
+        result.count("stale_part_removed", n=removed)
     _finish_interrupted(store, start, end, clock, owner, result)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        # Claim a few files at a time, so each lease is fresh when its download starts.
-        while claimed := store.claim(
-            target=FileState.DOWNLOADING,
-            owner=owner,
-            now=clock(),
-            start=start,
-            end=end,
-            limit=2 * workers,
-        ):
-            outcomes = pool.map(
-                lambda rec: _download_one(store, client, raw_dir, rec, clock, owner), claimed
-            )
-            for record, (outcome, error) in zip(claimed, outcomes, strict=True):
+    workers = max(1, workers)
+    running: dict[Future[Outcome], FileRecord] = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        while True:
+            if len(running) < workers:
+                now = clock()
+                for record in store.claim(
+                    target=FileState.DOWNLOADING,
+                    owner=owner,
+                    now=now,
+                    start=start,
+                    end=end,
+                    limit=workers - len(running),
+                ):
+                    keeper = _LeaseKeeper(store, record, owner, clock, claimed_at=now)
+                    job = pool.submit(
+                        _download_one, store, client, raw_dir, record, clock, owner, keeper
+                    )
+                    running[job] = record
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for job in done:
+                record = running.pop(job)
+                outcome, error = job.result()
                 result.count(outcome, record.detector.value)
                 if error:
-                    result.errors.append(f"{record.name}: {error}")
+                    result.add_error(f"{record.name}: {error}")
     result.elapsed_s = time.perf_counter() - started
     return result
+
+
+def remove_stale_parts(raw_dir: Path, max_age_s: float) -> int:
+    """Delete the client's temporary ``.part`` files under ``raw_dir`` not written for
+    ``max_age_s`` seconds (a killed run's leftovers); returns how many.
+
+    Ages are by mtime against wall time (the file system's clock, whatever clock the
+    service runs on). Only regular files are touched, and symlinked folders are not
+    followed, so nothing outside the raw dir is ever removed.
+    """
+    if not raw_dir.is_dir():
+        return 0
+    cutoff = time.time() - max_age_s
+    removed = 0
+    for folder, _dirs, names in os.walk(raw_dir):
+        for name in names:
+            if not is_temp_name(name):
+                continue
+            path = Path(folder, name)
+            try:
+                info = path.lstat()
+                if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue  # finished (renamed) or removed by another run meanwhile
+    return removed
 
 
 def _finish_interrupted(
@@ -89,6 +153,43 @@ def _finish_interrupted(
             result.count("ready", record.detector.value)
 
 
+class _LeaseKeeper:
+    """The client's ``progress`` callback: renews the file's lease while bytes arrive.
+
+    At most every lease/3 (by the service clock), so a download slower than the lease but
+    within the client's deadline keeps its file: lease recovery would otherwise hand it to
+    another run, which would fetch it a second time. A renewal refused (another run
+    recovered the file meanwhile) raises :class:`LeaseLost`, which ends the download.
+    """
+
+    def __init__(
+        self,
+        store: LifecycleStore,
+        record: FileRecord,
+        owner: str,
+        clock: Clock,
+        *,
+        claimed_at: datetime,
+    ) -> None:
+        self.store = store
+        self.name = record.name
+        self.owner = owner
+        self.clock = clock
+        expires = record.lease_expires_at
+        self.lease = expires - claimed_at if expires is not None else STALE_PART_AGE
+        if self.lease <= timedelta(0):
+            self.lease = STALE_PART_AGE
+        self.last = claimed_at
+
+    def __call__(self, received: int) -> None:
+        now = self.clock()
+        if now - self.last < self.lease / 3:
+            return
+        if not self.store.renew_lease(self.name, owner=self.owner, now=now, lease=self.lease):
+            raise LeaseLost(f"lease lost after {received} bytes: another run recovered the file")
+        self.last = now
+
+
 def _download_one(
     store: LifecycleStore,
     client: ArchiveClient,
@@ -96,7 +197,8 @@ def _download_one(
     record: FileRecord,
     clock: Clock,
     owner: str,
-) -> tuple[str, str | None]:
+    keeper: _LeaseKeeper,
+) -> Outcome:
     dest = raw_path_for(raw_dir, record)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -106,11 +208,14 @@ def _download_one(
             record.name,
             dest,
             verify=lambda tmp: client.verify_fits(tmp, record.as_archive_file()),
+            progress=keeper,
         )
+    except LeaseLost as err:  # the file is another run's now: nothing of ours to record
+        return "lease_lost", str(err)
     except Exception as err:  # noqa: BLE001 - any failure is this file's, not the batch's
         permanent = isinstance(err, ArchiveError) and err.permanent
         outcome = record_failure(store, record, err, now=clock(), owner=owner, permanent=permanent)
-        return outcome, str(err)
+        return outcome, f"{type(err).__name__}: {err}"
     if not store.transition(
         record.name,
         FileState.DOWNLOADED,

@@ -119,6 +119,14 @@ class LifecycleStore(Protocol):
     ) -> FileState | None:
         """Record a failed download or processing attempt; return the resulting state."""
 
+    def renew_lease(
+        self, name: str, *, owner: str, now: datetime, lease: timedelta | None = None
+    ) -> bool:
+        """Extend the lease ``owner`` holds on ``name`` (still DOWNLOADING or PROCESSING) to
+        ``now + lease`` (the store's lease if None), so a long download keeps its file; False
+        when ``owner`` no longer holds it. No audit row: the state does not change.
+        """
+
     def recover_expired_leases(self, now: datetime, run_id: str | None = None) -> list[str]:
         """Fail every leased file whose lease expired before ``now`` (its worker died or hung),
         counting the attempt exactly as ``fail`` does. Returns the names.

@@ -406,6 +406,27 @@ class FileTables(SQLiteConnection):
                 recovered.append(row["name"])
         return recovered
 
+    def renew_lease(
+        self, name: str, *, owner: str, now: datetime, lease: timedelta | None = None
+    ) -> bool:
+        """Extend the lease ``owner`` holds on ``name`` to ``now + lease`` (the store's lease
+        if None); False when the file is no longer leased by ``owner``.
+
+        A long download renews its lease as bytes arrive, so lease recovery does not hand
+        the file to another run while this one is still on it. Guarded like every other
+        write (state and owner in the WHERE clause); the expiry only ever moves forward. No
+        audit row: the state does not change.
+        """
+        expires = to_iso(now + (lease if lease is not None else self.lease))
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE files SET lease_expires_at = max(coalesce(lease_expires_at, ?), ?)"
+                " WHERE name = ? AND lease_owner = ?"
+                " AND state IN (SELECT value FROM json_each(?))",
+                (expires, expires, name, owner, json_list(LEASED_FILE_STATES)),
+            )
+            return cursor.rowcount == 1
+
     # -- file queries ------------------------------------------------------------------------
 
     def get_file(self, name: str) -> FileRecord | None:
