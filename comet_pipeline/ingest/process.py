@@ -13,7 +13,11 @@ from datetime import datetime
 
 from astropy.io import fits
 
-from comet_pipeline.archive.fits_header import helioprojective_wcs, parse_fits_header
+from comet_pipeline.archive.fits_header import (
+    check_plausible,
+    helioprojective_wcs,
+    parse_fits_header,
+)
 from comet_pipeline.domain import FileRecord, FileState, Frame
 from comet_pipeline.domain.timeutil import Clock
 from comet_pipeline.imaging.pipeline import FrameProcessor
@@ -74,6 +78,7 @@ def _process_one(store: LifecycleStore, processor: FrameProcessor, record: FileR
         header = hdul[0].header
         raw = hdul[0].data
     info = parse_fits_header(header)
+    check_plausible(header, info)  # files fetched before the check existed meet it here
     prior = store.frames_between(
         record.detector, record.observed_at - processor.background_window, record.observed_at
     )

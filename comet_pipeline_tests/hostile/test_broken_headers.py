@@ -70,3 +70,24 @@ def test_an_implausible_header_is_abandoned_at_once_with_a_readable_reason(
     assert result.outcomes == {"abandoned": 1, "ready": 2}
     assert_ready(home, neighbours)
     home.assert_clean(*neighbours)  # the rejected bytes were never moved into place
+
+
+def test_a_ready_file_with_an_implausible_header_is_abandoned_by_processing(home):
+    """Files downloaded before verification checked the geometry meet the check again when
+    they are processed: one attempt, a readable reason, no numpy error retried."""
+    from comet_pipeline.imaging.pipeline import FrameProcessor
+    from comet_pipeline.ingest.process import process_window
+
+    entry = index_entry(4)
+    home.register(entry)
+    raw = home.raw_dir / entry.name
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    raw.write_bytes(fits_body(entry.observed_at, CDELT1=1e-300, CDELT2=1e-300))
+    for target in (FileState.DOWNLOADING, FileState.DOWNLOADED, FileState.READY):
+        extra = {"raw_path": str(raw)} if target is FileState.DOWNLOADED else {}
+        assert home.store.transition(entry.name, target, now=HOUR, **extra)
+    processor = FrameProcessor(home.settings.layout.frames_dir)
+    process_window(home.store, processor, HOUR, END, clock=ManualClock(NOW), owner="p")
+    record = home.store.get_file(entry.name)
+    assert record.state is FileState.ABANDONED and record.attempts == 1
+    assert "not a plausible plate scale" in record.last_error
