@@ -1,7 +1,14 @@
-"""Archive parsers: img_hdr.txt, Apache listing, DSN schedule, FITS header + WCS."""
+"""Archive parsers: img_hdr.txt, Apache listing, DSN schedule, FITS header + WCS.
+
+Also hostile bodies up to the client's 20 MB cap, in the shapes that made the old patterns
+quadratic (many ``<a `` / ``<tr`` / ``<`` with no ``>`` / ``</tr>`` after them): seconds per
+parse (median of 3; target <= 2 s), and the same shapes at 48, 96 and 192 kB, where linear
+parsing doubles with the size (the old code quadrupled: 2.6 s, 10 s, 40 s).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from astropy.io import fits
@@ -11,6 +18,8 @@ from comet_pipeline.archive.fits_header import helioprojective_wcs, parse_fits_h
 from comet_pipeline.archive.parsers import parse_img_hdr, parse_listing, parse_schedule
 
 N_LINES = 1000  # ~5 days of one detector's index
+CAP = 20 * 1024 * 1024  # the client's body cap (ArchiveClient.max_bytes)
+LINE = 64 * 1024  # hostile lines this long are parsed (the parsers skip lines over 1 MiB)
 
 
 def _inputs() -> tuple[str, str, str, fits.Header]:
@@ -44,6 +53,61 @@ def _inputs() -> tuple[str, str, str, fits.Header]:
     return "\n".join(index), "\n".join(listing), "\n".join(schedule), header
 
 
+def _garbage(unit: str, size: int, line: int | None = LINE) -> str:
+    """``size`` characters of ``unit`` repeated, in lines of ``line`` (None: one line)."""
+    one = unit if line is None else unit * (line // len(unit)) + "\n"
+    return (one * (size // len(one) + 1))[:size]
+
+
+def _median_s(fn: Callable[[], object]) -> float:
+    return round(median_ms(fn, repeat=3, warmup=0) / 1000.0, 3)
+
+
+def _hostile() -> dict[str, float]:
+    """Seconds per parse of a 20 MB hostile body, by parser and shape."""
+    cases: dict[str, tuple[Callable[[str], object], str, int | None]] = {
+        "listing_a_href_no_gt": (parse_listing, "<a href=", LINE),
+        "listing_a_no_gt": (parse_listing, "<a ", LINE),
+        "listing_tr_no_close": (parse_listing, "<tr>", LINE),
+        "listing_lt_no_gt": (parse_listing, "<", LINE),
+        "schedule_tr_no_close": (parse_schedule, "<tr>", LINE),
+        "schedule_a_no_gt": (parse_schedule, "<a ", LINE),
+        "schedule_lt_no_gt": (parse_schedule, "<", LINE),
+        "img_hdr_a_no_gt": (parse_img_hdr, "<a ", LINE),
+        "listing_single_line": (parse_listing, "<a href=", None),
+        "schedule_single_line": (parse_schedule, "<tr>", None),
+        "img_hdr_single_line": (parse_img_hdr, "x", None),
+    }
+    figures = {}
+    for key, (parse, unit, line) in cases.items():
+        body = _garbage(unit, CAP, line)
+        figures[f"{key}_20mb_s"] = _median_s(lambda parse=parse, body=body: parse(body))
+    # The dearest shape per byte: a short line that must be looked at, every line (one link
+    # or one digit each). Linear, but Python time per line; 2 MB here, x10 for the cap.
+    dense = {"listing_link_per_line": (parse_listing, '<a href="x">\n'),
+             "schedule_digit_per_line": (parse_schedule, "1\n")}  # fmt: skip
+    for key, (parse, unit) in dense.items():
+        body = _garbage(unit, CAP // 10, None)
+        figures[f"{key}_2mb_s"] = _median_s(lambda parse=parse, body=body: parse(body))
+    return figures
+
+
+def _scaling() -> dict[str, float]:
+    """The reviewer's sizes: milliseconds at 48, 96, 192 kB and the 192/48 ratio (4 = linear)."""
+    figures: dict[str, float] = {}
+    for key, parse, unit in (
+        ("listing_a_no_gt", parse_listing, "<a "),
+        ("schedule_tr_no_close", parse_schedule, "<tr>"),
+    ):
+        ms = {}
+        for kb in (48, 96, 192):
+            body = _garbage(unit, kb * 1024, None)
+            ms[kb] = median_ms(lambda parse=parse, body=body: parse(body), repeat=5)
+            figures[f"{key}_{kb}kb_ms"] = ms[kb]
+        figures[f"{key}_192_over_48"] = round(ms[192] / ms[48], 1) if ms[48] else 0.0
+    return figures
+
+
 def run() -> dict:
     index, listing, schedule, header = _inputs()
     info = parse_fits_header(header)
@@ -53,4 +117,6 @@ def run() -> dict:
         "schedule_42_rows_ms": median_ms(lambda: parse_schedule(schedule)),
         "fits_header_ms": median_ms(lambda: parse_fits_header(header), repeat=21),
         "helioprojective_wcs_ms": median_ms(lambda: helioprojective_wcs(info), repeat=21),
+        **_scaling(),
+        **_hostile(),
     }

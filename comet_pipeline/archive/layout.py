@@ -21,14 +21,16 @@ _MAX_SHOWN = 80
 
 
 def validate_file_name(name: str) -> str:
-    """Return the normalised (lower-case) name if it is 8 ASCII digits + ``.fts``.
+    """Return ``name`` unchanged if it is 8 ASCII digits + ``.fts`` (suffix in any case).
 
+    The case is kept, not normalised: the name is joined into the URL, and a case-sensitive
+    server that lists ``32088304.FTS`` answers 404 for ``32088304.fts``.
     Raises :class:`RejectedName` with the first reason that applies otherwise.
     """
     if not isinstance(name, str):
         raise RejectedName(repr(name), f"not a string ({type(name).__name__})")
     if _NAME.fullmatch(name):
-        return name.lower()
+        return name
     shown = name if len(name) <= _MAX_SHOWN else name[:_MAX_SHOWN] + "…"
     if not name:
         reason = "empty name"

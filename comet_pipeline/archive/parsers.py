@@ -3,13 +3,18 @@
 Pure functions: text in, :class:`ParseResult` out. Real servers vary and sometimes serve a
 broken line, so nothing here raises on content: a line that cannot be parsed is reported as
 a :class:`ParseProblem` (1-based line number, reason, the line) and skipped.
+
+A body may be up to the client's 20 MB cap and comes from a server we do not control, so
+every parse is linear in the size of its input: no pattern is left free to rescan the rest
+of a line or of the page from each of many start positions (see ``_HREF``, ``_TR`` and
+:func:`_strip_tags`), a line over :data:`MAX_LINE_CHARS` is reported and skipped unread,
+and a problem never carries more than :data:`MAX_SHOWN_CHARS` of the text it is about.
 """
 
 from __future__ import annotations
 
 import html as html_lib
 import re
-from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -19,15 +24,98 @@ from urllib.parse import unquote
 from comet_pipeline.archive.errors import RejectedName
 from comet_pipeline.archive.layout import ARCHIVE_TZ, validate_file_name
 from comet_pipeline.domain.models import ArchiveFile, Detector
+from comet_pipeline.domain.text import bounded
 
 T = TypeVar("T")
+
+#: Longer lines are reported and skipped, never parsed. Far above any real line (an
+#: ``img_hdr.txt`` line is ~120 characters, a listing row ~250, a whole day's listing
+#: minified onto one line well under 1 MB), so it only ever cuts hostile input.
+MAX_LINE_CHARS = 1 << 20
+#: How much of a line (or of a reason quoting one) a problem keeps: a 19 MB junk line must
+#: not travel on into logs and step results. A whole listing row (~210) still fits.
+MAX_SHOWN_CHARS = 256
+
+
+def _clip(text: str) -> str:
+    return bounded(text, MAX_SHOWN_CHARS)
 
 
 @dataclass(frozen=True)
 class ParseProblem:
+    """A line that was skipped, and why; ``reason`` and ``line`` are clipped on creation."""
+
     line_no: int  # 1-based
     reason: str
     line: str
+
+    def __post_init__(self) -> None:
+        # Bounded here, where every problem is built, so no call site can forget it.
+        object.__setattr__(self, "reason", _clip(self.reason))
+        object.__setattr__(self, "line", _clip(self.line))
+
+
+def _too_long(line_no: int, line: str, what: str = "line") -> ParseProblem:
+    return ParseProblem(
+        line_no, f"{what} too long ({len(line):,} characters, limit {MAX_LINE_CHARS:,})", line
+    )
+
+
+#: The line boundaries of ``str.splitlines`` (``\r\n`` counts as one).
+_SPLITLINES = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def _needles(needle: str, breaks: str, flags: int = 0) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """``needle``, and ``needle`` or "a line over :data:`MAX_LINE_CHARS` starts here"."""
+    long_line = f"(?<![^{breaks}])(?=[^{breaks}]{{{MAX_LINE_CHARS + 1}}})"
+    return re.compile(needle, flags), re.compile(f"{needle}|{long_line}", flags)
+
+
+def _lines_with(
+    text: str, needles: tuple[re.Pattern[str], re.Pattern[str]], breaks: str = _SPLITLINES
+) -> Iterator[tuple[int, str]]:
+    """(1-based number, text) of the lines holding a needle, or over MAX_LINE_CHARS.
+
+    Lines are cut where ``breaks`` are (by default as ``str.splitlines`` cuts them). The
+    lines in between are passed over by the regex engine and never visited in Python, so a
+    hostile page of millions of short junk lines costs one C-level scan, not a Python loop
+    per line. Line numbers are counted forward with ``str.count`` over the skipped text.
+    """
+    needle = needles[1] if len(text) > MAX_LINE_CHARS else needles[0]
+    present = [c for c in breaks if c in text]
+    if len(present) == 1:  # the usual case ("\n" only): one scan each way per line
+        yield from _lines_split_by(text, needle, present[0])
+        return
+    line_break = re.compile(f"[{breaks}]")
+    crlf = "\r" in present and "\n" in present
+    line_no, counted_to, pos = 1, 0, 0
+    while (hit := needle.search(text, pos)) is not None:
+        at = hit.start()
+        start = 0  # after the last break before the hit (there is none on the first line)
+        for c in present:
+            start = max(start, text.rfind(c, pos, at) + 1)
+        for c in present:
+            line_no += text.count(c, counted_to, start)
+        if crlf:
+            line_no -= text.count("\r\n", counted_to, start)
+        counted_to = start
+        after = line_break.search(text, at)
+        pos = len(text) if after is None else after.start()
+        yield line_no, text[start:pos]
+
+
+def _lines_split_by(text: str, needle: re.Pattern[str], brk: str) -> Iterator[tuple[int, str]]:
+    """:func:`_lines_with` for a text whose only line break is ``brk``: less work per line."""
+    line_no, counted_to, pos = 1, 0, 0
+    while (hit := needle.search(text, pos)) is not None:
+        at = hit.start()
+        start = text.rfind(brk, pos, at) + 1
+        line_no += text.count(brk, counted_to, start)
+        counted_to = start
+        pos = text.find(brk, at)
+        if pos < 0:
+            pos = len(text)
+        yield line_no, text[start:pos]
 
 
 @dataclass
@@ -154,10 +242,14 @@ def parse_img_hdr(text: str, *, detector: Detector | None = None) -> ParseResult
     line laid out exactly in the IDL columns takes filter, polarizer and program from their
     columns instead, so values with blanks (``+60 Deg``) survive. If ``detector`` is given,
     lines for the other detector are reported, not returned.
-    Blank lines and ``#`` comments are skipped silently.
+    Blank lines and ``#`` comments are skipped silently; lines over :data:`MAX_LINE_CHARS`
+    are reported unread.
     """
     result: ParseResult[ArchiveFile] = ParseResult()
     for line_no, line in enumerate(text.splitlines(), start=1):
+        if len(line) > MAX_LINE_CHARS:
+            result.problems.append(_too_long(line_no, line))
+            continue
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
@@ -170,8 +262,15 @@ def parse_img_hdr(text: str, *, detector: Detector | None = None) -> ParseResult
 
 # --------------------------------------------------------------------------- listing
 
-_HREF = re.compile(r"""<a\s[^>]*?href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+# An ``<a`` tag with no ``href=value`` before its ``>`` is consumed whole by the second
+# branch (no group set), so the search goes on after that ``>`` instead of retrying from
+# every later ``<a `` in it, each of which would fail the same way: on a line of ``<a <a <a``
+# without a ``>`` that retrying was quadratic. The first branch is the original pattern, so
+# the links found are the same.
+_HREF = re.compile(r"""<a\s(?:[^>]*?href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))|[^>]*)""", re.I)
 _TAG = re.compile(r"<[^>]*>")
+# Only a line with ``href = v`` (v: not a blank, not ``>``) can hold a link _HREF finds.
+_LINK_LINES = _needles(rf"href[^\S{_SPLITLINES}]*=[^\S{_SPLITLINES}]*[^\s>]", _SPLITLINES, re.I)
 _ISO_STAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})\s+(\d{2}):(\d{2})(?::(\d{2}))?")
 _APACHE_STAMP = re.compile(r"(\d{2})-([A-Za-z]{3})-(\d{4})\s+(\d{2}):(\d{2})(?::(\d{2}))?")
 _MONTHS = {
@@ -217,29 +316,59 @@ def _listing_time(text: str) -> datetime | None:
         return None
 
 
+def _strip_tags(text: str) -> str:
+    """``_TAG.sub(" ", text)`` in linear time.
+
+    A ``<`` with no ``>`` anywhere after it cannot start a tag, but the regex would look for
+    one to the end of the text from each such ``<`` (quadratic on ``<<<<``); so only the
+    text up to the last ``>`` is handed to it, where every ``<`` finds its ``>``.
+    """
+    end = text.rfind(">") + 1
+    return _TAG.sub(" ", text[:end]) + text[end:] if end else text
+
+
+def _link_path(value: str) -> str:
+    """An href value decoded: entities, then query and fragment cut off, then %-escapes.
+
+    The decoders are skipped when there is nothing to decode (they would return the value
+    unchanged): a hostile line can hold a million links, each costs its Python time.
+    """
+    if "&" in value:
+        value = html_lib.unescape(value)
+    path = value.partition("?")[0].partition("#")[0]
+    return unquote(path) if "%" in path else path
+
+
 def parse_listing(html: str) -> ParseResult[ListingEntry]:
     """Parse an Apache "Index of" page into ``.fts`` entries with UTC modification times.
 
     Handles the table layout (``<td align="right">2024-01-01 01:23  </td>``) and the older
     ``<pre>`` layout (``01-Jan-2024 01:23``). Links that are not ``.fts`` (parent directory,
     sort links, ``img_hdr.txt``) are ignored; ``.fts`` links with a bad name (``../x.fts``,
-    absolute, percent-encoded tricks) or without a time are reported.
+    absolute, percent-encoded tricks) or without a time are reported. Names keep their case
+    (``32088304.FTS`` stays so: the URL is built from it); the suffix test ignores case.
+    Lines over :data:`MAX_LINE_CHARS` are reported unread.
     """
     result: ParseResult[ListingEntry] = ParseResult()
-    for line_no, line in enumerate(html.splitlines(), start=1):
-        matches = list(_HREF.finditer(line))
-        for i, m in enumerate(matches):
-            raw_href = html_lib.unescape(next(g for g in m.groups() if g is not None))
-            href = unquote(raw_href.split("?", 1)[0].split("#", 1)[0])
-            if not href.lower().rstrip().endswith(".fts"):
+    for line_no, line in _lines_with(html, _LINK_LINES):
+        if len(line) > MAX_LINE_CHARS:
+            result.problems.append(_too_long(line_no, line))
+            continue
+        # a match with no group set is an <a> without a link; a link has just one group set
+        links = [m for m in _HREF.finditer(line) if m.lastindex is not None]
+        for i, m in enumerate(links):
+            href = _link_path(m[m.lastindex or 0])
+            if href.rstrip()[-4:].lower() != ".fts":
                 continue
             try:
                 name = validate_file_name(href)
             except RejectedName as exc:
-                result.problems.append(ParseProblem(line_no, exc.reason + f": {href!r}", line))
+                result.problems.append(
+                    ParseProblem(line_no, exc.reason + f": {_clip(href)!r}", line)
+                )
                 continue
-            end = matches[i + 1].start() if i + 1 < len(matches) else len(line)
-            tail = html_lib.unescape(_TAG.sub(" ", line[m.end() : end]))
+            end = links[i + 1].start() if i + 1 < len(links) else len(line)
+            tail = html_lib.unescape(_strip_tags(line[m.end() : end]))
             modified = _listing_time(tail)
             if modified is None:
                 result.problems.append(ParseProblem(line_no, f"no valid time for {name}", line))
@@ -259,8 +388,15 @@ _ROW = re.compile(
 )
 # A line that mentions a time range or a date is trying to be a row: report it if it fails.
 _ROWISH = re.compile(r"\d{1,2}:?\d{2}\s*-\s*\d{1,2}:?\d{2}|\d{4}-\d{2}-\d{2}")
-_TR = re.compile(r"<tr\b.*?</tr\s*>", re.I | re.S)
+# A ``<tr`` with no ``</tr>`` after it takes the rest of the page into group 1 (and ends the
+# search) instead of failing: the regex would otherwise look for a ``</tr>`` to the end of
+# the page from that ``<tr`` and again from every later one (quadratic on ``<tr><tr>``).
+# Every later ``<tr`` would fail too, so the rows found are the same.
+_TR = re.compile(r"<tr\b(?:.*?</tr\s*>|(.*))", re.I | re.S)
 _BREAKS = re.compile(r"<(?:br|/p|p|/div|/li)\b[^>]*>", re.I)
+# Only a line with a digit can become a row or a reported one (both start with \d); ``&#``
+# because a character reference can decode to a digit (``&#xaea;`` is Gujarati four).
+_DIGIT_LINES = _needles(r"\d|&#", "\n")
 
 
 def _hhmm(text: str) -> tuple[int, int]:
@@ -296,26 +432,56 @@ def _schedule_row(m: re.Match[str], year_hint: int | None, raw: str) -> Schedule
     return SchedulePass(bot=bot, eot=eot, antenna=m["ant"].upper(), raw=raw)
 
 
-def _logical_lines(html: str) -> Iterator[tuple[int, str]]:
-    """Yield (1-based page line, tag-free text): one per ``<tr>`` row, else one per line."""
-    starts = [0] + [i + 1 for i, c in enumerate(html) if c == "\n"]
+def _split_breaks(line: str) -> list[str]:
+    """``_BREAKS.split(line)`` in linear time: only up to the last ``>`` (cf. _strip_tags)."""
+    end = line.rfind(">") + 1
+    if not end:
+        return [line]
+    pieces = _BREAKS.split(line[:end])
+    pieces[-1] += line[end:]
+    return pieces
 
-    def plain(chunk: str, offset: int) -> Iterator[tuple[int, str]]:
-        for m in re.finditer(r"[^\n]+", chunk):
-            line_no = bisect_right(starts, offset + m.start())
-            for piece in _BREAKS.split(m.group(0)):
-                yield line_no, _untag(piece)
+
+def _logical_lines(html: str, problems: list[ParseProblem]) -> Iterator[tuple[int, str]]:
+    """Yield (1-based page line, tag-free text): one per ``<tr>`` row, else one per line.
+
+    Lines without a digit cannot become a row and are skipped unread; rows and lines over
+    :data:`MAX_LINE_CHARS` go to ``problems`` instead, unread. Line numbers are counted
+    forward as the page is walked (one pass over the newlines).
+    """
+    counted_to, line_no = 0, 1
+
+    def line_at(pos: int) -> int:
+        nonlocal counted_to, line_no
+        line_no += html.count("\n", counted_to, pos)
+        counted_to = pos
+        return line_no
+
+    def plain(start: int, end: int) -> Iterator[tuple[int, str]]:
+        first = line_at(start)
+        for n, line in _lines_with(html[start:end], _DIGIT_LINES, "\n"):
+            if len(line) > MAX_LINE_CHARS:
+                problems.append(_too_long(first + n - 1, line))
+                continue
+            for piece in _split_breaks(line):
+                yield first + n - 1, _untag(piece)
 
     pos = 0
     for row in _TR.finditer(html):
-        yield from plain(html[pos : row.start()], pos)
-        yield bisect_right(starts, row.start()), _untag(row.group(0))
+        if row.group(1) is not None:  # a <tr> never closed: the rest is plain text
+            break
+        yield from plain(pos, row.start())
+        at = line_at(row.start())
+        if row.end() - row.start() > MAX_LINE_CHARS:
+            problems.append(_too_long(at, row.group(0), "row"))
+        else:
+            yield at, _untag(row.group(0))
         pos = row.end()
-    yield from plain(html[pos:], pos)
+    yield from plain(pos, len(html))
 
 
 def _untag(text: str) -> str:
-    return html_lib.unescape(_TAG.sub(" ", text)).replace("\xa0", " ")
+    return html_lib.unescape(_strip_tags(text)).replace("\xa0", " ")
 
 
 def parse_schedule(html: str, *, year_hint: int | None = None) -> ParseResult[SchedulePass]:
@@ -326,9 +492,10 @@ def parse_schedule(html: str, *, year_hint: int | None = None) -> ParseResult[Sc
     table cells are joined first; other tags, blank lines and headers are ignored. Rows
     without a date use ``year_hint`` + day of year. A line that looks like a row (has a
     date or a time range) but does not parse is reported, with the page line it starts on.
+    Lines and rows over :data:`MAX_LINE_CHARS` are reported unread.
     """
     result: ParseResult[SchedulePass] = ParseResult()
-    for line_no, line in _logical_lines(html):
+    for line_no, line in _logical_lines(html, result.problems):
         raw = " ".join(line.split())
         if not raw:
             continue
