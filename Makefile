@@ -27,13 +27,13 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
-# init creates COMET_HOME on first use and says so; exec hands Ctrl-C/SIGTERM straight to
-# dagster dev, which then stops its webserver and daemon cleanly.
+# init creates COMET_HOME on first use and says so; scripts/dev.sh passes Ctrl-C/SIGTERM
+# to dagster dev and stops whatever of it is still running after a grace period.
 dev: $(STAMP)
 	mkdir -p $(DAGSTER_HOME_DIR)
 	cp dagster.yaml $(DAGSTER_HOME_DIR)/dagster.yaml
 	$(BIN)/comet-pipeline init
-	DAGSTER_HOME=$(DAGSTER_HOME_DIR) exec $(BIN)/dagster dev -w workspace.yaml
+	DAGSTER_HOME=$(DAGSTER_HOME_DIR) exec scripts/dev.sh $(BIN)/dagster dev -w workspace.yaml
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -55,10 +55,11 @@ def list_window(
             for problem in [*index.problems, *(listing.problems if listing else [])]:
                 result.count("index_problem")
                 result.add_error(f"{day:%y%m%d}/{detector}: {problem}")
-            arrivals = {e.name: e.modified_at for e in listing.items} if listing else {}
+            # names keep their case (the URL needs it); index and listing may disagree on it
+            arrivals = {e.name.lower(): e.modified_at for e in listing.items} if listing else {}
             for entry in index.items:
                 if entry.detector == detector and start <= entry.observed_at < end:
-                    files.append(replace(entry, arrived_at=arrivals.get(entry.name)))
+                    files.append(replace(entry, arrived_at=arrivals.get(entry.name.lower())))
     return files
 
 

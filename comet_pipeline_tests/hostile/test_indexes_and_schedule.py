@@ -71,3 +71,18 @@ def test_a_junk_schedule_page_is_an_error_not_nominal_passes(hostile, home):
     assert result.failed_sources and "DSN schedule" in result.failed_sources[0]
     day = HOUR.replace(hour=0)
     assert home.store.slots_between(day, day + timedelta(days=1)) == []
+
+
+def test_index_and_listing_that_disagree_on_case_still_join(hostile, home):
+    """Names keep their case now, so an index saying .fts and a listing saying .FTS must
+    still give each file its arrival time."""
+    _serve_day(hostile, Detector.C3)
+    folder = f"/level_05/{HOUR:%y%m%d}/c3/"
+    listing = hostile.routes[folder].body.decode()
+    hostile.routes[folder] = Route(
+        body=listing.replace(".fts", ".FTS").encode(), headers={"Content-Type": "text/html"}
+    )
+    discover_window(home.store, client_for(hostile), (Detector.C3,), HOUR, END, now=NOW)
+    records = home.store.files_between(Detector.C3, HOUR, END)
+    assert records and all(r.arrived_at is not None for r in records)
+    assert all(r.name.endswith(".fts") for r in records)  # the index's spelling is kept
