@@ -17,16 +17,13 @@ import contextlib
 import hashlib
 import math
 import os
-import socket
 import tempfile
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -37,6 +34,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from comet_pipeline.archive import layout
+from comet_pipeline.archive.deadline import Deadline, DeadlineAdapter
 from comet_pipeline.archive.errors import (
     ArchiveError,
     Corrupt,
@@ -95,149 +93,6 @@ class DownloadResult:
     elapsed_s: float
 
 
-# ---------------------------------------------------------------------- overall deadline
-
-_ACTIVE = threading.local()  # ``.deadline``: the _Deadline of the fetch running in this thread
-
-
-class _Deadline:
-    """The overall time limit of one fetch: all redirect hops, retries, headers and body.
-
-    Per-read timeouts never fire on a server that sends one byte a second, so the chunk loop
-    checks the clock after every read, and a timer shuts the fetch's sockets down when the
-    deadline passes: a read blocked on such a server (headers included) returns at once.
-    Sockets are registered by :class:`_WatchedHTTPConnection` through a thread-local, since
-    requests gives no handle on them before the response exists.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.received = 0
-        self.expired = False
-        self._started = time.monotonic()
-        self._lock = threading.Lock()
-        self._sockets: list[socket.socket] = []
-        self._done = False
-        self._previous: _Deadline | None = None
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-
-    def __enter__(self) -> _Deadline:
-        self._previous = getattr(_ACTIVE, "deadline", None)
-        _ACTIVE.deadline = self
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self._done = True
-            self._sockets.clear()
-        self._timer.cancel()
-        _ACTIVE.deadline = self._previous
-
-    @property
-    def elapsed(self) -> float:
-        return time.monotonic() - self._started
-
-    @property
-    def remaining(self) -> float:
-        return max(0.0, self.seconds - self.elapsed)
-
-    def passed(self) -> bool:
-        return self.expired or self.elapsed > self.seconds
-
-    def watch(self, sock: socket.socket | None) -> None:
-        """Cut ``sock`` when the deadline passes (at once if it already has)."""
-        if sock is None:
-            return
-        with self._lock:
-            if self._done:
-                return
-            if self.expired:
-                _shutdown(sock)
-            elif sock not in self._sockets:
-                self._sockets.append(sock)
-
-    def _expire(self) -> None:
-        with self._lock:  # under the lock: never cut a connection a finished fetch gave back
-            if self._done:
-                return
-            self.expired = True
-            for sock in self._sockets:
-                _shutdown(sock)
-
-    def error(self, url: str) -> Transient:
-        return Transient(
-            f"download too slow: {self.received} bytes in {self.elapsed:.1f} s, "
-            f"deadline {self.seconds:g} s",
-            url=url,
-        )
-
-
-def _shutdown(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-def _watch(sock: socket.socket | None) -> None:
-    deadline: _Deadline | None = getattr(_ACTIVE, "deadline", None)
-    if deadline is not None:
-        deadline.watch(sock)
-
-
-class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
-    """An HTTP connection whose socket the running fetch's deadline can cut."""
-
-    def connect(self) -> None:
-        super().connect()
-        _watch(self.sock)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401  urllib3's signature
-        _watch(self.sock)  # a kept-alive connection: registered for this fetch too
-        super().request(*args, **kwargs)
-
-
-class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    """An HTTPS connection whose socket the running fetch's deadline can cut."""
-
-    def connect(self) -> None:
-        super().connect()
-        _watch(self.sock)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401  urllib3's signature
-        _watch(self.sock)
-        super().request(*args, **kwargs)
-
-
-class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-class _DeadlineAdapter(HTTPAdapter):
-    """requests' HTTP adapter on connection pools whose sockets a fetch's deadline can cut.
-
-    (Through a proxy, requests builds its own pools: there the chunk loop's clock check is
-    what enforces the deadline, a read timeout later at worst.)
-    """
-
-    def init_poolmanager(
-        self,
-        connections: int,
-        maxsize: int,
-        block: bool = False,
-        **pool_kwargs: Any,  # noqa: ANN401  passed through to urllib3
-    ) -> None:
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _WatchedHTTPPool,
-            "https": _WatchedHTTPSPool,
-        }
-
-
 # ---------------------------------------------------------------------- redirects
 
 
@@ -258,7 +113,7 @@ class _Transfer:
     """A fetch under way: the 200 response, its deadline, the URL asked for."""
 
     response: requests.Response
-    deadline: _Deadline
+    deadline: Deadline
     url: str
 
 
@@ -335,7 +190,7 @@ class ArchiveClient:
             respect_retry_after_header=False,
         )
         self.session = session if session is not None else requests.Session()
-        adapter = _DeadlineAdapter(max_retries=self.retry, pool_maxsize=16)
+        adapter = DeadlineAdapter(max_retries=self.retry, pool_maxsize=16)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.setdefault("User-Agent", USER_AGENT)
@@ -361,7 +216,7 @@ class ArchiveClient:
         """GET with streaming under one deadline; yields a 200 response, else raises the
         typed error. Redirects are followed only within ``origin``'s scheme, host and port.
         """
-        with _Deadline(self.deadline_s) as deadline:
+        with Deadline(self.deadline_s) as deadline:
             try:
                 response = self._send(url, origin=origin, deadline=deadline)
             except _CONFIG_ERRORS:
@@ -389,7 +244,7 @@ class ArchiveClient:
             finally:
                 response.close()
 
-    def _send(self, url: str, *, origin: str, deadline: _Deadline) -> requests.Response:
+    def _send(self, url: str, *, origin: str, deadline: Deadline) -> requests.Response:
         """GET ``url``, following at most :data:`MAX_REDIRECTS` same-origin redirects.
 
         requests would follow 30 redirects anywhere — another host, another port, even a
@@ -430,7 +285,7 @@ class ArchiveClient:
             current = target
         raise AssertionError("unreachable")
 
-    def _send_once(self, url: str, deadline: _Deadline) -> requests.Response:
+    def _send_once(self, url: str, deadline: Deadline) -> requests.Response:
         """One GET (no redirects); the same retry policy for transports that are not an
         ``HTTPAdapter``.
 
@@ -669,7 +524,7 @@ def _reader(response: requests.Response) -> Callable[[], bytes | None]:
     return lambda: next(iterator, b"")
 
 
-def _read_mapped(read: Callable[[], bytes | None], deadline: _Deadline, url: str) -> bytes | None:
+def _read_mapped(read: Callable[[], bytes | None], deadline: Deadline, url: str) -> bytes | None:
     """``read()`` with network errors as typed errors ("too slow" once the deadline passed:
     the deadline's cut looks like a reset connection)."""
     try:
