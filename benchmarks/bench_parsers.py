@@ -82,13 +82,15 @@ def _hostile() -> dict[str, float]:
     for key, (parse, unit, line) in cases.items():
         body = _garbage(unit, CAP, line)
         figures[f"{key}_20mb_s"] = _median_s(lambda parse=parse, body=body: parse(body))
-    # The dearest shape per byte: a short line that must be looked at, every line (one link
-    # or one digit each). Linear, but Python time per line; 2 MB here, x10 for the cap.
-    dense = {"listing_link_per_line": (parse_listing, '<a href="x">\n'),
-             "schedule_digit_per_line": (parse_schedule, "1\n")}  # fmt: skip
+    # The dearest shape per byte: a short line that must be looked at, every line (one link,
+    # one digit or one junk word each). Python time per line, so the parsers read at most
+    # MAX_LINES lines of a page.
+    dense = {"listing_link_per_line": (parse_listing, '<a href="x.fts">x</a>\n'),
+             "schedule_digit_per_line": (parse_schedule, "1\n"),
+             "img_hdr_junk_per_line": (parse_img_hdr, "j\n")}  # fmt: skip
     for key, (parse, unit) in dense.items():
-        body = _garbage(unit, CAP // 10, None)
-        figures[f"{key}_2mb_s"] = _median_s(lambda parse=parse, body=body: parse(body))
+        body = _garbage(unit, CAP, None)
+        figures[f"{key}_20mb_s"] = _median_s(lambda parse=parse, body=body: parse(body))
     return figures
 
 

@@ -55,6 +55,29 @@ class ParseProblem:
         object.__setattr__(self, "line", _clip(self.line))
 
 
+#: Lines read of one page at most. A day's index or listing has a few hundred lines and the
+#: schedule a few hundred rows; past this a page is junk, and reading on (every line a
+#: Python step and perhaps a problem) would let a hostile page cost seconds and gigabytes.
+MAX_LINES = 200_000
+
+
+def _cap_lines(text: str, problems: list[ParseProblem]) -> str:
+    """``text`` up to its MAX_LINES-th line break, with a problem saying what was left."""
+    if text.count("\n") <= MAX_LINES:
+        return text
+    cut = -1
+    for _ in range(MAX_LINES):
+        cut = text.find("\n", cut + 1)
+    problems.append(
+        ParseProblem(
+            MAX_LINES + 1,
+            f"more than {MAX_LINES:,} lines ({text.count(chr(10)):,}): the rest was not read",
+            "",
+        )
+    )
+    return text[: cut + 1]
+
+
 def _too_long(line_no: int, line: str, what: str = "line") -> ParseProblem:
     return ParseProblem(
         line_no, f"{what} too long ({len(line):,} characters, limit {MAX_LINE_CHARS:,})", line
@@ -246,6 +269,7 @@ def parse_img_hdr(text: str, *, detector: Detector | None = None) -> ParseResult
     are reported unread.
     """
     result: ParseResult[ArchiveFile] = ParseResult()
+    text = _cap_lines(text, result.problems)
     for line_no, line in enumerate(text.splitlines(), start=1):
         if len(line) > MAX_LINE_CHARS:
             result.problems.append(_too_long(line_no, line))
@@ -350,6 +374,7 @@ def parse_listing(html: str) -> ParseResult[ListingEntry]:
     Lines over :data:`MAX_LINE_CHARS` are reported unread.
     """
     result: ParseResult[ListingEntry] = ParseResult()
+    html = _cap_lines(html, result.problems)
     for line_no, line in _lines_with(html, _LINK_LINES):
         if len(line) > MAX_LINE_CHARS:
             result.problems.append(_too_long(line_no, line))
@@ -495,6 +520,7 @@ def parse_schedule(html: str, *, year_hint: int | None = None) -> ParseResult[Sc
     Lines and rows over :data:`MAX_LINE_CHARS` are reported unread.
     """
     result: ParseResult[SchedulePass] = ParseResult()
+    html = _cap_lines(html, result.problems)
     for line_no, line in _logical_lines(html, result.problems):
         raw = " ".join(line.split())
         if not raw:

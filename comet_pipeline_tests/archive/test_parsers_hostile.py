@@ -78,7 +78,7 @@ def test_hostile_bodies_parse_to_nothing_in_bounded_problems(
 
 
 @pytest.mark.parametrize("unit", UNITS)
-@pytest.mark.parametrize("line", [None, 4096, 1])
+@pytest.mark.parametrize("line", [None, 4096, 8])  # 8: ~125,000 lines, under MAX_LINES
 def test_listing_after_a_megabyte_of_garbage_still_yields_its_entries(
     unit: str, line: int | None
 ) -> None:
@@ -233,3 +233,13 @@ def test_listing_line_numbers_follow_str_splitlines_across_skipped_lines() -> No
     html = "".join(parts)
     expected = [n for n, line in enumerate(html.splitlines(), 1) if "href" in line]
     assert [p.line_no for p in parse_listing(html).problems] == expected
+
+
+@pytest.mark.parametrize("parse", [parse_img_hdr, parse_listing, parse_schedule])
+def test_a_page_of_millions_of_lines_is_read_only_up_to_the_line_cap(parse):
+    from comet_pipeline.archive.parsers import MAX_LINES
+
+    result = parse("1 junk\n" * (MAX_LINES + 500))
+    capped = [p for p in result.problems if "the rest was not read" in p.reason]
+    assert len(capped) == 1 and f"{MAX_LINES:,}" in capped[0].reason
+    assert len(result.problems) <= MAX_LINES + 1
