@@ -95,6 +95,7 @@ def _one_partition_overhead() -> tuple[float, float]:
         start = DAY + timedelta(hours=hour)
         with tempfile.TemporaryDirectory() as tmp, DagsterInstance.ephemeral() as instance:
             settings = Settings(home=Path(tmp) / "home")
+            settings.home.mkdir()  # what `comet-pipeline init` does
             clock = ClockResource(frozen_at=NOW.isoformat())
             archive = ArchiveResource(
                 archive_url="sim://lasco", schedule_url="sim://schedule", clock=clock
