@@ -8,6 +8,7 @@ comet-pipeline frames --detector c3 ...    processed frames in time order (playb
 comet-pipeline simulate-archive --port P   serve the simulated archive over HTTP on loopback
                [--profile NAME --seed S]   ... with a named sky profile (default nominal)
 comet-pipeline evaluate [--profiles P,..] [--seeds S,..]  hunting measured on sky profiles
+comet-pipeline serve [--host H] [--port P]  the hunter's viewer (JSON API) on loopback
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from comet_pipeline.domain import Detector, from_iso, utcnow
-from comet_pipeline.settings import SettingsError, get_settings
+from comet_pipeline.settings import Settings, SettingsError, get_settings
 
 
 def _time_arg(text: str) -> datetime:
@@ -113,6 +114,32 @@ def _simulate_archive(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import errno
+    from functools import partial
+
+    from comet_pipeline.store import SQLiteStore
+    from comet_pipeline.viewer import build_app
+    from comet_pipeline.viewer.server import bind, serve, url_of
+
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:  # a busy port or a bad host: one line, no traceback
+        if exc.errno == errno.EADDRINUSE:
+            reason = f"port {args.port} is in use; try --port 0 or another port"
+        else:
+            reason = f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}"
+        print(f"comet-pipeline: {reason}", file=sys.stderr)
+        return 2
+    # the viewer only reads: read-only, so it also works on a home it may not write
+    app = build_app(settings, partial(SQLiteStore, read_only=True))
+    url = url_of(sock)
+    print(f"comet-pipeline viewer: {url} (API: {url}api/health, documented at {url}docs)")
+    sys.stdout.flush()
+    serve(app, sock)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="comet-pipeline", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -178,6 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--jobs", type=_positive_int, default=2, help="worker processes")
     ev.add_argument("--json", action="store_true", help="print one JSON object per run")
+
+    srv = sub.add_parser("serve", help="serve the hunter's viewer (JSON API) over HTTP")
+    srv.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    srv.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     return parser
 
 
@@ -216,6 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _simulate_archive(args)
     if args.command == "evaluate":
         return _evaluate(args)
+    if args.command == "serve":
+        return _serve(args, settings)
     raise AssertionError(args.command)
 
 

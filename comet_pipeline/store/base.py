@@ -192,6 +192,23 @@ class LifecycleStore(Protocol):
         self, detector: Detector | str, start: datetime, end: datetime
     ) -> list[Frame]: ...
 
+    def frames_page(
+        self,
+        detector: Detector | str,
+        start: datetime,
+        end: datetime,
+        *,
+        after: tuple[datetime, str] | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> list[Frame]:
+        """Up to ``limit`` frames of ``detector`` observed in [start, end), ordered by
+        (observed_at, name), strictly past the key ``after`` (the last frame of the previous
+        page). Keyset pagination: a deep page costs what the first does (an index range scan,
+        no OFFSET) and frames written meanwhile never shift or repeat a page. ``newest_first``
+        walks the same range backwards (the newest frame, a player opening on the latest).
+        """
+
     def frame(self, name: str) -> Frame | None: ...
 
     def upsert_candidate(self, candidate: CandidateRecord, *, now: datetime | None = None) -> None:

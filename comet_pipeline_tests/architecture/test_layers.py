@@ -61,9 +61,27 @@ FORBIDDEN = {
     "hunting": ("defs", "ingest", "evaluation", "simulator", "store", "archive"),
     "ingest": ("defs", "evaluation", "simulator"),
     "evaluation": ("defs", "ingest"),
-    "defs": ("evaluation", "cli"),
+    "defs": ("evaluation", "cli", "viewer"),
     "cli": (),  # the front doors: on top of everything
+    "viewer": ("cli",),  # a front door beside cli: below it everything, cli never
 }
+
+#: The front doors and who may import them: cli starts the viewer (``serve``); nothing else
+#: imports either.
+FRONT_DOORS = {"cli": {"cli"}, "viewer": {"cli", "viewer"}}
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=str)
+def test_only_the_front_doors_import_the_front_doors(path):
+    here = path.relative_to(PACKAGE).parts[0]
+    bad = [
+        n
+        for door, importers in FRONT_DOORS.items()
+        if here not in importers
+        for n in _imports(path)
+        if n == _ours_of(door) or n.startswith(_ours_of(door) + ".")
+    ]
+    assert not bad, f"{path.relative_to(PACKAGE)} must not import {bad}"
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,19 @@ CHRONOLOGICAL_FRAMES_SQL = (
     " AND observed_at >= :start AND observed_at < :end ORDER BY observed_at, name"
 )
 
+# Keyset pages: the row value continues strictly past the previous page's last key, so every
+# page is a range scan of idx_frames_detector_observed, however deep (a test proves it).
+FRAMES_PAGE_SQL = (
+    "SELECT * FROM frames WHERE detector = :detector"
+    " AND (observed_at, name) > (:key_at, :key_name) AND observed_at < :end"
+    " ORDER BY observed_at, name LIMIT :limit"
+)
+FRAMES_PAGE_NEWEST_SQL = (
+    "SELECT * FROM frames WHERE detector = :detector"
+    " AND (observed_at, name) < (:key_at, :key_name) AND observed_at >= :start"
+    " ORDER BY observed_at DESC, name DESC LIMIT :limit"
+)
+
 # Frame statistics that get their own column (queryable); anything else goes to stats_json.
 FRAME_STAT_COLUMNS = ("median", "noise_sigma", "masked_fraction", "saturated_fraction")
 _FRAME_INT_STATS = ("missing_blocks",)
@@ -87,6 +100,43 @@ class FrameTables(FileTables):
         params = {"detector": str(detector), "start": to_iso(start), "end": to_iso(end)}
         with self._read() as db:
             rows = db.execute(CHRONOLOGICAL_FRAMES_SQL, params).fetchall()
+            products = _products_of(db, [r["name"] for r in rows])
+        return [frame_record(r, products.get(r["name"], ())) for r in rows]
+
+    def frames_page(
+        self,
+        detector: Detector | str,
+        start: datetime,
+        end: datetime,
+        *,
+        after: tuple[datetime, str] | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> list[Frame]:
+        """One keyset page of the chronological list (see ``LifecycleStore.frames_page``)."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        # The window's edge as a key: (start, "") sorts before every frame at ``start`` (names
+        # are never empty), (end, "") after every frame before ``end``. A key from outside the
+        # window is clamped to it, so a cursor can never widen the range asked for.
+        if newest_first:
+            sql, key = FRAMES_PAGE_NEWEST_SQL, (to_iso(end), "")
+            if after is not None:
+                key = min(key, (to_iso(after[0]), after[1]))
+        else:
+            sql, key = FRAMES_PAGE_SQL, (to_iso(start), "")
+            if after is not None:
+                key = max(key, (to_iso(after[0]), after[1]))
+        params = {
+            "detector": str(detector),
+            "start": to_iso(start),
+            "end": to_iso(end),
+            "key_at": key[0],
+            "key_name": key[1],
+            "limit": limit,
+        }
+        with self._read() as db:
+            rows = db.execute(sql, params).fetchall()
             products = _products_of(db, [r["name"] for r in rows])
         return [frame_record(r, products.get(r["name"], ())) for r in rows]
 

@@ -1,0 +1,48 @@
+"""The viewer's FastAPI application, built from the settings and a way to open the store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from comet_pipeline.domain import utcnow
+from comet_pipeline.domain.timeutil import Clock
+from comet_pipeline.settings import Settings
+from comet_pipeline.viewer import api, products
+from comet_pipeline.viewer.context import StoreAccess, StoreOpener, ViewerContext
+from comet_pipeline.viewer.errors import install_error_handlers
+from comet_pipeline.viewer.headers import DefaultNoStore
+
+__all__ = ["StoreOpener", "build_app"]
+
+DESCRIPTION = (
+    "The read side of the lifecycle store for comet hunters: downlink slots, processed frames "
+    "(keyset-paginated), their product files, and comet candidates with their tracks. Times "
+    "are UTC; a time without an offset is taken as UTC. Every error body is a `Problem`."
+)
+
+
+def build_app(settings: Settings, open_store: StoreOpener, *, clock: Clock = utcnow) -> FastAPI:
+    """The app over ``settings.home``; ``open_store`` opens the database read-only on first
+    use (the caller picks the engine); ``clock`` is "now" for the ages in ``/api/health``."""
+    access = StoreAccess(settings.layout.lifecycle_db, open_store)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        access.close()
+
+    app = FastAPI(
+        title="comet_pipeline viewer",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.viewer = ViewerContext(settings=settings, store=access, clock=clock)
+    app.include_router(api.router)
+    app.include_router(products.router)
+    install_error_handlers(app)
+    app.add_middleware(DefaultNoStore)
+    return app
