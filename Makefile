@@ -27,13 +27,16 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
-# init creates COMET_HOME on first use and says so; scripts/dev.sh passes Ctrl-C/SIGTERM
-# to dagster dev and stops whatever of it is still running after a grace period.
+# init creates COMET_HOME on first use and says so; then the viewer (port 8080) and the
+# Dagster UI (port 3000) run in one process group, which scripts/dev.sh stops as a whole
+# on Ctrl-C/SIGTERM (whatever still runs after a grace period is killed).
 dev: $(STAMP)
 	mkdir -p $(DAGSTER_HOME_DIR)
 	cp dagster.yaml $(DAGSTER_HOME_DIR)/dagster.yaml
 	$(BIN)/comet-pipeline init
-	DAGSTER_HOME=$(DAGSTER_HOME_DIR) exec scripts/dev.sh $(BIN)/dagster dev -w workspace.yaml
+	@echo "viewer: http://127.0.0.1:8080/docs   Dagster UI: http://127.0.0.1:3000"
+	DAGSTER_HOME=$(DAGSTER_HOME_DIR) exec scripts/dev.sh sh -c \
+		'$(BIN)/comet-pipeline serve --port 8080 & exec $(BIN)/dagster dev -w workspace.yaml'
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
