@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 import time
+from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from comet_pipeline.domain import Detector, FileRecord, FileState
 from comet_pipeline.domain.timeutil import Clock
 from comet_pipeline.ingest.attempts import record_failure
 from comet_pipeline.ingest.results import StepResult
+from comet_pipeline.ingest.windows import days_covering
 from comet_pipeline.store import LifecycleStore
 
 #: A ``.part`` file under the raw dir not written for this long is a killed download's
@@ -63,7 +65,10 @@ def download_window(
     """
     started = time.perf_counter()
     result = StepResult()
-    removed = remove_stale_parts(raw_dir, max(stale_part_age.total_seconds(), client.deadline_s))
+    folders = [
+        raw_dir / d.value / day_dir(day) for d in Detector for day in days_covering(start, end)
+    ]
+    removed = remove_stale_parts(folders, max(stale_part_age.total_seconds(), client.deadline_s))
     if removed:
         result.count("stale_part_removed", n=removed)
     _finish_interrupted(store, start, end, clock, owner, result)
@@ -99,27 +104,29 @@ def download_window(
     return result
 
 
-def remove_stale_parts(raw_dir: Path, max_age_s: float) -> int:
-    """Delete the client's temporary ``.part`` files under ``raw_dir`` not written for
-    ``max_age_s`` seconds (a killed run's leftovers); returns how many.
+def remove_stale_parts(folders: Iterable[Path], max_age_s: float) -> int:
+    """Delete the client's temporary ``.part`` files in ``folders`` (the day folders this
+    batch writes to: a download's temp file sits beside its final path) not written for
+    ``max_age_s`` seconds, a killed run's leftovers; returns how many.
 
-    Ages are by mtime against wall time (the file system's clock, whatever clock the
-    service runs on). Only regular files are touched, and symlinked folders are not
-    followed, so nothing outside the raw dir is ever removed.
+    Only these folders are listed, not all of raw/, so the cost stays a few directory reads
+    however many years the home holds. Ages are by mtime against wall time (the file
+    system's clock). Only regular files are touched.
     """
-    if not raw_dir.is_dir():
-        return 0
     cutoff = time.time() - max_age_s
     removed = 0
-    for folder, _dirs, names in os.walk(raw_dir):
-        for name in names:
-            if not is_temp_name(name):
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if not is_temp_name(entry.name):
                 continue
-            path = Path(folder, name)
             try:
-                info = path.lstat()
+                info = entry.stat(follow_symlinks=False)
                 if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
-                    path.unlink()
+                    os.unlink(entry.path)
                     removed += 1
             except FileNotFoundError:
                 continue  # finished (renamed) or removed by another run meanwhile

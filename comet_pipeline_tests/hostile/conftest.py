@@ -296,3 +296,14 @@ def assert_ready(home: Home, names: list[str]) -> None:
         record = home.store.get_file(name)
         assert record is not None and record.state is FileState.READY, record
         assert record.raw_path == str(home.raw_file(name)) and Path(record.raw_path).is_file()
+
+
+def download_hour(home: Home, server: HostileServer):  # noqa: ANN201  a StepResult
+    """The test hour's downloads through the real service, against ``server``."""
+    from comet_pipeline.ingest.download import download_window
+    from comet_pipeline_tests.clocks import ManualClock
+    from comet_pipeline_tests.shared import NOW
+
+    return download_window(
+        home.store, client_for(server), home.raw_dir, HOUR, END, clock=ManualClock(NOW), owner="r"
+    )

@@ -10,27 +10,19 @@ import pytest
 
 from comet_pipeline.archive.errors import Redirected, Transient
 from comet_pipeline.domain import Detector, FileState
-from comet_pipeline.ingest.download import download_window
 from comet_pipeline.settings import Settings, SettingsError
-from comet_pipeline_tests.clocks import ManualClock
-from comet_pipeline_tests.shared import HOUR, NOW
+from comet_pipeline_tests.shared import HOUR
 
 from .conftest import (
-    END,
     Route,
     assert_ready,
     client_for,
+    download_hour,
     fits_body,
     good_neighbours,
     index_entry,
     path_of,
 )
-
-
-def _run(home, server):
-    return download_window(
-        home.store, client_for(server), home.raw_dir, HOUR, END, clock=ManualClock(NOW), owner="r"
-    )
 
 
 def test_an_upper_case_name_is_fetched_and_stored_with_its_case(hostile, home):
@@ -39,7 +31,7 @@ def test_an_upper_case_name_is_fetched_and_stored_with_its_case(hostile, home):
     neighbours = good_neighbours(home, hostile)
     hostile.routes[path_of("23145543.FTS")] = Route(body=fits_body(f.observed_at))
 
-    result = _run(home, hostile)
+    result = download_hour(home, hostile)
 
     assert result.outcomes == {"ready": 3}
     assert_ready(home, ["23145543.FTS", *neighbours])
@@ -64,7 +56,7 @@ def test_stale_part_files_are_removed_when_a_batch_starts(hostile, home):
         os.utime(path, (an_hour_ago, an_hour_ago))
     neighbours = good_neighbours(home, hostile)
 
-    result = _run(home, hostile)
+    result = download_hour(home, hostile)
 
     assert result.outcomes == {"stale_part_removed": 1, "ready": 2}
     assert not stale.exists()
@@ -106,7 +98,7 @@ def test_server_text_in_errors_is_bounded(hostile, home, case):
     assert len(message) < 360 and message.endswith(" characters)")
     assert len(info.value.reason) < 360
 
-    _run(home, hostile)
+    download_hour(home, hostile)
     record = home.store.get_file(f.name)
     assert record.state is state and len(record.last_error) < 400
     home.assert_clean()

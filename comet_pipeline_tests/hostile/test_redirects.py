@@ -7,26 +7,16 @@ import pytest
 
 from comet_pipeline.archive.client import MAX_REDIRECTS
 from comet_pipeline.domain import FileState
-from comet_pipeline.ingest.download import download_window
-from comet_pipeline_tests.clocks import ManualClock
-from comet_pipeline_tests.shared import HOUR, NOW
 
 from .conftest import (
-    END,
     Route,
     assert_ready,
-    client_for,
+    download_hour,
     fits_body,
     good_neighbours,
     index_entry,
     path_of,
 )
-
-
-def _run(home, server):
-    return download_window(
-        home.store, client_for(server), home.raw_dir, HOUR, END, clock=ManualClock(NOW), owner="r"
-    )
 
 
 def _abandoned(home, name: str) -> str:
@@ -64,7 +54,7 @@ def test_a_redirect_off_the_archive_is_refused_and_never_followed(
     }[where]
     hostile.redirect(path_of(f.name), target)
 
-    result = _run(home, hostile)
+    result = download_hour(home, hostile)
 
     error = _abandoned(home, f.name)
     shown = target if not target.startswith("//") else "http:" + target
@@ -87,7 +77,7 @@ def test_a_redirect_loop_ends_after_the_hop_limit_with_one_error(hostile, home, 
     for here, there in zip(chain, chain[1:] + chain[:1], strict=True):
         hostile.redirect(here, there)  # relative Locations, same origin: followed...
 
-    result = _run(home, hostile)
+    result = download_hour(home, hostile)
 
     error = _abandoned(home, f.name)
     assert error.startswith(f"Redirected: more than {MAX_REDIRECTS} redirects (a loop?)")
@@ -105,7 +95,7 @@ def test_a_redirect_within_the_archive_is_followed(hostile, home):
     hostile.redirect("/mirror/a", f"{hostile.url}/mirror/b", status=301)  # absolute, same origin
     hostile.routes["/mirror/b"] = Route(body=fits_body(f.observed_at))
 
-    result = _run(home, hostile)
+    result = download_hour(home, hostile)
 
     assert result.outcomes == {"ready": 1}
     assert_ready(home, [f.name])
