@@ -20,6 +20,8 @@ DEFAULT_ARCHIVE_URL = "sim://lasco"
 DEFAULT_SCHEDULE_URL = "sim://schedule"
 REAL_ARCHIVE_URL = "https://umbra.nascom.nasa.gov/pub/lasco/lastimage/level_05"
 REAL_SCHEDULE_URL = "https://soho.nascom.nasa.gov/operations/schedule/schedule.html"
+#: Where `make dev` runs the Dagster webserver; the viewer reads runs and sensors there.
+DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
 
 
 class SettingsError(ValueError):
@@ -58,6 +60,7 @@ class Settings:
     schedule_url: str = DEFAULT_SCHEDULE_URL
     detectors: tuple[Detector, ...] = (Detector.C2, Detector.C3)
     partitions_start: date = date(2025, 1, 1)
+    dagster_url: str = DEFAULT_DAGSTER_URL
 
     @property
     def layout(self) -> HomeLayout:
@@ -81,16 +84,21 @@ class Settings:
             schedule_url=_url(env, "COMET_SCHEDULE_URL", DEFAULT_SCHEDULE_URL),
             detectors=detectors,
             partitions_start=start,
+            dagster_url=_url(env, "COMET_DAGSTER_URL", DEFAULT_DAGSTER_URL, simulated=False).rstrip(
+                "/"
+            ),
         )
 
 
-def _url(env: Mapping[str, str], name: str, default: str) -> str:
+def _url(env: Mapping[str, str], name: str, default: str, *, simulated: bool = True) -> str:
     """A URL the client can reach: http(s) or the embedded simulator (sim://).
 
     ``sim://lasco-<profile>`` names a simulated sky profile: an unknown one is a settings
     error now, not a traceback in the first run.
     """
     value = env.get(name) or default
+    if not simulated and value.startswith("sim://"):
+        raise SettingsError(f"{name} must be an http(s) URL, got {value!r}")
     if not value.startswith(("https://", "http://", "sim://")):
         raise SettingsError(
             f"{name} must start with https://, http:// or sim://, got {value!r} "

@@ -8,14 +8,16 @@ comet-pipeline frames --detector c3 ...    processed frames in time order (playb
 comet-pipeline simulate-archive --port P   serve the simulated archive over HTTP on loopback
                [--profile NAME --seed S]   ... with a named sky profile (default nominal)
 comet-pipeline evaluate [--profiles P,..] [--seeds S,..]  hunting measured on sky profiles
-comet-pipeline serve [--host H] [--port P]  the hunter's viewer (JSON API) on loopback
+comet-pipeline serve [--host H] [--port P]  the hunter's viewer (page and API) on loopback
+comet-pipeline token create NAME           a bearer token for the viewer's writes (shown once)
+comet-pipeline token list | revoke NAME    the live tokens' names; revoke one
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from comet_pipeline.domain import Detector, from_iso, utcnow
@@ -206,10 +208,72 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--jobs", type=_positive_int, default=2, help="worker processes")
     ev.add_argument("--json", action="store_true", help="print one JSON object per run")
 
-    srv = sub.add_parser("serve", help="serve the hunter's viewer (JSON API) over HTTP")
+    token = sub.add_parser("token", help="the viewer's bearer tokens (for verdicts)")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="make a token, print it once (stdout)")
+    create.add_argument("name", help="who it is for, e.g. your name")
+    token_sub.add_parser("list", help="names of the live tokens")
+    revoke = token_sub.add_parser("revoke", help="revoke a token by name")
+    revoke.add_argument("name")
+
+    srv = sub.add_parser("serve", help="serve the hunter's viewer (page and API) over HTTP")
     srv.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     srv.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     return parser
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from comet_pipeline.cli.demo import run_demo
+
+    return run_demo(settings, hours=args.hours, until=args.until or utcnow())
+
+
+def _home(args: argparse.Namespace, settings: Settings) -> int:
+    from comet_pipeline.cli.home import init_home, rebuild_store
+
+    if args.command == "init":
+        return init_home(settings)
+    return rebuild_store(settings, new=args.new)
+
+
+def _status(_args: argparse.Namespace, settings: Settings) -> int:
+    from comet_pipeline.cli.reports import print_status
+
+    return print_status(settings)
+
+
+def _frames(args: argparse.Namespace, settings: Settings) -> int:
+    from comet_pipeline.cli.reports import print_frames
+
+    until = args.until or utcnow() + timedelta(hours=1)
+    since = args.since or until - timedelta(days=1)
+    if since >= until:
+        print("comet-pipeline: --since must be before --until", file=sys.stderr)
+        return 2
+    return print_frames(settings, Detector(args.detector), since, until)
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> int:
+    from comet_pipeline.cli import tokens
+
+    if args.token_command == "create":
+        return tokens.create_token(settings, args.name)
+    if args.token_command == "list":
+        return tokens.list_tokens(settings)
+    return tokens.revoke_token(settings, args.name)
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "demo": _demo,
+    "init": _home,
+    "store": _home,
+    "status": _status,
+    "frames": _frames,
+    "simulate-archive": lambda args, _settings: _simulate_archive(args),
+    "evaluate": lambda args, _settings: _evaluate(args),
+    "serve": _serve,
+    "token": _token,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -219,37 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"comet-pipeline: {exc}", file=sys.stderr)
         return 2
-    if args.command == "demo":
-        from comet_pipeline.cli.demo import run_demo
-
-        until = args.until or utcnow()
-        return run_demo(settings, hours=args.hours, until=until)
-    if args.command in ("init", "store"):
-        from comet_pipeline.cli.home import init_home, rebuild_store
-
-        if args.command == "init":
-            return init_home(settings)
-        return rebuild_store(settings, new=args.new)
-    if args.command == "status":
-        from comet_pipeline.cli.reports import print_status
-
-        return print_status(settings)
-    if args.command == "frames":
-        from comet_pipeline.cli.reports import print_frames
-
-        until = args.until or utcnow() + timedelta(hours=1)
-        since = args.since or until - timedelta(days=1)
-        if since >= until:
-            print("comet-pipeline: --since must be before --until", file=sys.stderr)
-            return 2
-        return print_frames(settings, Detector(args.detector), since, until)
-    if args.command == "simulate-archive":
-        return _simulate_archive(args)
-    if args.command == "evaluate":
-        return _evaluate(args)
-    if args.command == "serve":
-        return _serve(args, settings)
-    raise AssertionError(args.command)
+    return _COMMANDS[args.command](args, settings)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     # MetadataValue...): not re-exported at the top level, so only the type checker sees it.
     from dagster._core.definitions.metadata import RawMetadataValue
 
-from comet_pipeline.domain import FileRecord, FileState, Frame, Slot, SlotState
+from comet_pipeline.domain import CandidateStatus, FileRecord, FileState, Frame, Slot, SlotState
 from comet_pipeline.domain.text import bounded
 from comet_pipeline.hunting.hunter import DEFAULT_CONFIG
 from comet_pipeline.hunting.storm import rule_text
@@ -163,6 +163,12 @@ def candidates_metadata(result: HuntResult) -> Metadata:
         "candidates_updated": len(result.candidates),
         "new_candidates_updated": len(result.new_candidates),
         "merged_away": len(result.merged_away),
+        # hunters' verdicts on the candidates this hunt touched (a verdict survives re-finds)
+        **{
+            f"verdicts/{status.value}": sum(1 for s in result.statuses.values() if s is status)
+            for status in CandidateStatus
+        },
+        "verdicts_carried_by_merges": len(result.carried),
         **{f"frames/{d.value}": n for d, n in result.frames.items()},
         # star drift (ephemeris / refined / disagreement), masked static and bleed
         # sources, storm frames and how they were capped, known objects
@@ -175,10 +181,22 @@ def candidates_metadata(result: HuntResult) -> Metadata:
     }
     if result.candidates:
         metadata["candidates"] = md_table(
-            ["rank", "id", "det", "frames", "score", "SNR", "px/h", "first seen (UT)", "known"],
+            [
+                "rank",
+                "id",
+                "det",
+                "frames",
+                "score",
+                "SNR",
+                "px/h",
+                "first seen (UT)",
+                "known",
+                "status",
+            ],
             [
                 (i, c.id, c.detector.upper(), c.n_frames, f"{c.score:.2f}", f"{c.snr:.1f}")
                 + (f"{c.speed:.1f}", f"{c.first_seen:%Y-%m-%d %H:%M}", c.known or "")
+                + (result.statuses.get(c.id, CandidateStatus.NEW).value,)
                 for i, c in enumerate(result.candidates, 1)
             ],
         )

@@ -3,6 +3,7 @@
 from comet_pipeline.domain.models import (
     ArchiveFile,
     CandidateRecord,
+    CandidateReview,
     DetectionRecord,
     Detector,
     FileRecord,
@@ -18,6 +19,7 @@ from comet_pipeline.domain.states import (
     FILE_TRANSITIONS,
     SLOT_TRANSITIONS,
     TERMINAL_FILE_STATES,
+    CandidateStatus,
     FileState,
     SlotState,
 )
@@ -29,6 +31,8 @@ __all__ = [
     "TERMINAL_FILE_STATES",
     "ArchiveFile",
     "CandidateRecord",
+    "CandidateReview",
+    "CandidateStatus",
     "DetectionRecord",
     "Detector",
     "FileRecord",

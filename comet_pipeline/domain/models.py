@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from comet_pipeline.domain.states import FileState, SlotState
+from comet_pipeline.domain.states import CandidateStatus, FileState, SlotState
 
 
 class Detector(StrEnum):
@@ -156,11 +156,24 @@ class CandidateRecord:
     snr: float | None
     speed_px_per_hour: float | None
     direction_deg: float | None
-    status: str
+    status: CandidateStatus
     report_text: str | None
     cutout_path: str | None
     known: str | None = None  # "known: <planet>": shown, never a new candidate or spam
     updated_at: datetime | None = None  # set by the store when written
+
+
+@dataclass(frozen=True)
+class CandidateReview:
+    """One verdict given to a candidate: who (a token's name, or "hunt" when a merge carried
+    it over), when, from what, and why (the optional note). Kept even if the row goes."""
+
+    candidate_id: str
+    from_status: CandidateStatus | None
+    to_status: CandidateStatus
+    by: str
+    at: datetime
+    note: str | None = None
 
 
 @dataclass(frozen=True)

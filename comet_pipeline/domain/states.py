@@ -29,6 +29,16 @@ class FileState(StrEnum):
     ABANDONED = "ABANDONED"
 
 
+class CandidateStatus(StrEnum):
+    """A hunter's verdict on a candidate; ``new`` until someone gives one. A verdict sticks:
+    the hourly hunt updates the track, never the verdict."""
+
+    NEW = "new"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    REPORTED = "reported"
+
+
 SLOT_TRANSITIONS: dict[SlotState, frozenset[SlotState]] = {
     # A slot whose window is already over when we first see it may skip ACTIVE.
     SlotState.PENDING: frozenset({SlotState.ACTIVE, SlotState.DONE, SlotState.MISSED}),

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from comet_pipeline.domain import CandidateRecord, DetectionRecord
+from comet_pipeline.domain import CandidateRecord, CandidateStatus, DetectionRecord
 from comet_pipeline.hunting.config import HuntConfig
 from comet_pipeline.hunting.hunter import DEFAULT_CONFIG, build_candidate
 from comet_pipeline.hunting.model import Candidate, Detection
 
 
 def candidate_row(
-    candidate: Candidate, *, cutout_path: str | None = None, status: str = "new"
+    candidate: Candidate,
+    *,
+    cutout_path: str | None = None,
+    status: CandidateStatus = CandidateStatus.NEW,
 ) -> CandidateRecord:
     """The store's record of a candidate (the store sets ``updated_at``)."""
     return CandidateRecord(

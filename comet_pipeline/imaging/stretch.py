@@ -73,3 +73,13 @@ def display_bgsub(nrgf_frame: np.ndarray) -> np.ndarray:
 def display_difference(normalised_difference: np.ndarray) -> np.ndarray:
     """The display stretch of a sigma-normalised difference: ±8σ, zero at mid grey."""
     return symmetric_stretch(normalised_difference, 8.0, softening=0.35)
+
+
+def display_calibrated(calibrated: np.ndarray) -> np.ndarray:
+    """The display stretch of a calibrated frame (DN/s): the logarithm, because the corona
+    fades by orders of magnitude from the occulter outwards and only a log shows the inner
+    streamers and the outer field at once. Limits are the frame's own robust percentiles."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logged = np.log10(np.where(calibrated > 0, calibrated, np.nan)).astype(np.float32)
+    lo, hi = robust_limits(logged, 1.0, 99.8)
+    return _apply(logged, lo, hi, _asinh_lut(0.0))

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from comet_pipeline.domain import Detector, Frame
+from comet_pipeline.domain import CandidateStatus, DetectionRecord, Detector, Frame
 from comet_pipeline.hunting.hunter import DEFAULT_CONFIG
 from comet_pipeline.hunting.model import Candidate, HuntFrame
 from comet_pipeline.hunting.persist import candidate_from_rows, candidate_row, detection_rows
@@ -31,6 +31,15 @@ from comet_pipeline.store import LifecycleStore
 HUNT_WINDOW = timedelta(hours=6)
 #: Stored candidates last seen this long before the window still take part in merging.
 MERGE_HORIZON = timedelta(hours=4)
+#: Which verdict wins when a merge joins candidates that were judged differently.
+VERDICT_RANK = {
+    CandidateStatus.NEW: 0,
+    CandidateStatus.REJECTED: 1,
+    CandidateStatus.CONFIRMED: 2,
+    CandidateStatus.REPORTED: 3,
+}
+#: A detection of the same file within this many pixels is the same sighting.
+SAME_SIGHTING_PX = 2.0
 
 
 @dataclass
@@ -39,13 +48,20 @@ class HuntResult:
     candidates: list[Candidate] = field(default_factory=list)  # created or updated, best first
     cutouts: dict[str, Path] = field(default_factory=dict)
     merged_away: list[str] = field(default_factory=list)
+    statuses: dict[str, CandidateStatus] = field(default_factory=dict)  # as stored, by id
+    carried: dict[str, str] = field(default_factory=dict)  # verdict carried: id -> from id
     elapsed_s: float = 0.0
     stats: dict[Detector, HuntStats] = field(default_factory=dict)  # what the hunter did
 
     @property
     def new_candidates(self) -> list[Candidate]:
-        """The candidates a hunter should look at: known objects (planets) left out."""
-        return [c for c in self.candidates if c.is_new]
+        """The candidates a hunter should look at: known objects (planets) and the ones a
+        hunter already rejected left out."""
+        return [
+            c
+            for c in self.candidates
+            if c.is_new and self.statuses.get(c.id) is not CandidateStatus.REJECTED
+        ]
 
 
 def load_hunt_frame(frame: Frame) -> HuntFrame:
@@ -160,6 +176,8 @@ def _hunt_detector(
         hour_end += timedelta(hours=1)
     if hunter is not None:
         result.stats[detector] = hunter.stats
+        survivors = [c for cid, c in touched.items() if cid not in hunter.absorbed]
+        _carry_verdicts(store, hunter.absorbed, survivors, now, result)
         store.delete_candidates(hunter.absorbed)
         remove_cutouts(products_dir, detector, hunter.absorbed)  # no strip outlives its row
         result.merged_away += sorted(hunter.absorbed)
@@ -198,6 +216,56 @@ def _save(
     store.upsert_candidate(candidate_row(candidate, cutout_path=str(path)), now=now)
     store.replace_detections(candidate.id, detection_rows(candidate))
     result.cutouts[candidate.id] = path
+    stored = store.candidate(candidate.id)
+    if stored is not None:  # a verdict given earlier stands (the upsert keeps it)
+        result.statuses[candidate.id] = stored.status
+
+
+def shares_sighting(
+    a: list[DetectionRecord], b: list[DetectionRecord], tolerance_px: float = SAME_SIGHTING_PX
+) -> bool:
+    """True when both tracks hold a detection of the same file at the same place."""
+    where = {d.file: (d.x, d.y) for d in a}
+    for d in b:
+        other = where.get(d.file)
+        if other and abs(other[0] - d.x) <= tolerance_px and abs(other[1] - d.y) <= tolerance_px:
+            return True
+    return False
+
+
+def _carry_verdicts(
+    store: LifecycleStore,
+    absorbed: set[str],
+    survivors: list[Candidate],
+    now: datetime,
+    result: HuntResult,
+) -> None:
+    """A judged candidate merged into another passes its verdict on (audited, by "hunt"),
+    so a rejected track stays rejected under its new id; the strongest verdict wins."""
+    judged = [
+        (record, store.detections_for(record.id))
+        for record in (store.candidate(cid) for cid in sorted(absorbed))
+        if record is not None and record.status is not CandidateStatus.NEW
+    ]
+    for survivor in survivors if judged else []:
+        current = result.statuses.get(survivor.id, CandidateStatus.NEW)
+        track = detection_rows(survivor)
+        best = max(
+            (r for r, dets in judged if shares_sighting(dets, track)),
+            key=lambda r: VERDICT_RANK[r.status],
+            default=None,
+        )
+        if best is None or VERDICT_RANK[best.status] <= VERDICT_RANK[current]:
+            continue
+        store.review_candidate(
+            survivor.id,
+            best.status,
+            by="hunt",
+            now=now,
+            note=f"carried over from {best.id}, which the hunt merged into this candidate",
+        )
+        result.statuses[survivor.id] = best.status
+        result.carried[survivor.id] = best.id
 
 
 def new_candidates_since(

@@ -2,7 +2,13 @@
 SQLite engine (sqlite/: schema and migrations, one module per aggregate, on sqlite-utils)."""
 
 from comet_pipeline.store.base import LifecycleStore
-from comet_pipeline.store.errors import DamagedStore, IllegalTransition, StoreError, UnknownFile
+from comet_pipeline.store.errors import (
+    DamagedStore,
+    IllegalTransition,
+    StoreError,
+    UnknownCandidate,
+    UnknownFile,
+)
 from comet_pipeline.store.sqlite import (
     CHRONOLOGICAL_FILES_SQL,
     SCHEMA_VERSION,
@@ -18,6 +24,7 @@ __all__ = [
     "LifecycleStore",
     "SQLiteStore",
     "StoreError",
+    "UnknownCandidate",
     "UnknownFile",
     "migrate",
 ]

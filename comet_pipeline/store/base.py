@@ -15,6 +15,8 @@ from typing import Any, Protocol
 from comet_pipeline.domain import (
     ArchiveFile,
     CandidateRecord,
+    CandidateReview,
+    CandidateStatus,
     DetectionRecord,
     Detector,
     FileRecord,
@@ -229,6 +231,34 @@ class LifecycleStore(Protocol):
         """Candidates whose track overlaps [since, until), by first sighting."""
 
     def detections_for(self, candidate_id: str) -> list[DetectionRecord]: ...
+
+    def candidate(self, candidate_id: str) -> CandidateRecord | None: ...
+
+    def review_candidate(
+        self,
+        candidate_id: str,
+        status: CandidateStatus,
+        *,
+        by: str,
+        now: datetime,
+        note: str | None = None,
+    ) -> CandidateRecord:
+        """Set a hunter's verdict and audit it (a ``candidate_reviews`` row) in one
+        transaction; UnknownCandidate when there is no such candidate. ``upsert_candidate``
+        never changes the status of an existing candidate."""
+
+    def reviews_for(self, candidate_id: str) -> list[CandidateReview]:
+        """The candidate's verdicts, oldest first (kept after the candidate is merged away)."""
+
+    def create_token(self, name: str, token_hash: str, *, now: datetime) -> None:
+        """Keep a viewer token's hash (never the token); a name in use is a StoreError."""
+
+    def revoke_token(self, name: str, *, now: datetime) -> bool: ...
+
+    def token_name(self, token_hash: str) -> str | None:
+        """The live token with this hash, by name; None if unknown or revoked."""
+
+    def token_names(self) -> list[str]: ...
 
     def summary(self) -> StoreSummary:
         """Counts for ``comet-pipeline status``."""

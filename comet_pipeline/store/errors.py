@@ -15,6 +15,14 @@ class UnknownFile(StoreError, LookupError):
         self.name = name
 
 
+class UnknownCandidate(StoreError, LookupError):
+    """No candidate has that id (never found, or merged into another)."""
+
+    def __init__(self, candidate_id: str) -> None:
+        super().__init__(f"no candidate with id {candidate_id!r}")
+        self.candidate_id = candidate_id
+
+
 class IllegalTransition(StoreError):
     """A move the state machine forbids (a programming error, not a lost race)."""
 

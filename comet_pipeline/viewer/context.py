@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from comet_pipeline.domain.timeutil import Clock
 from comet_pipeline.settings import Settings
 from comet_pipeline.store import LifecycleStore
+from comet_pipeline.viewer.throttle import FailureThrottle
 
 #: Opens the store file read-only. The front door that builds the app chooses the engine
 #: (``cli`` passes the SQLite one), so the viewer itself annotates only the protocol.
@@ -49,9 +50,16 @@ class StoreAccess:
 
 @dataclass
 class ViewerContext:
+    """``store`` reads (read-only); ``writer`` is the same file opened for the few writes
+    (verdicts), or None when this viewer may not write. ``reads_need_token`` when it listens
+    beyond loopback."""
+
     settings: Settings
     store: StoreAccess
     clock: Clock
+    writer: StoreAccess | None = None
+    reads_need_token: bool = False
+    throttle: FailureThrottle = field(default_factory=FailureThrottle)
     home: Path = field(init=False)
 
     def __post_init__(self) -> None:

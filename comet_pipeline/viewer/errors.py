@@ -23,6 +23,7 @@ class ViewerError(Exception):
     """A request the API refuses, with the status it gets and one line saying why."""
 
     status: ClassVar[int] = 400
+    headers: ClassVar[dict[str, str]] = {}
 
 
 class BadRequest(ViewerError):
@@ -37,11 +38,22 @@ class NotFound(ViewerError):
     status = 404
 
 
+class Conflict(ViewerError):
+    status = 409
+
+
+class Unavailable(ViewerError):
+    """Something the request needs is down (the Dagster webserver, a writable store)."""
+
+    status = 503
+
+
 #: The error bodies every route may answer with, for the OpenAPI page.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "description": text}
     for code, text in (
         (400, "a parameter that parses but makes no sense (since > until, a bad cursor)"),
+        (401, "a missing or wrong bearer token (writes; reads off loopback)"),
         (404, "no such frame, candidate or product"),
         (422, "a parameter of the wrong type or out of range"),
         (503, "the lifecycle store cannot be read"),
@@ -76,8 +88,11 @@ def _field_problem(error: Any) -> FieldProblem:  # noqa: ANN401  one pydantic er
 
 
 async def _viewer_error(_request: Request, exc: Exception) -> JSONResponse:
-    status = exc.status if isinstance(exc, ViewerError) else 400
-    return problem(status, str(exc))
+    if not isinstance(exc, ViewerError):
+        return problem(400, str(exc))
+    response = problem(exc.status, str(exc))
+    response.headers.update(exc.headers)
+    return response
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

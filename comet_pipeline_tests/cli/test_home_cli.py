@@ -164,3 +164,35 @@ def test_rebuild_new_sets_everything_aside_and_loses_nothing(home, capsys):
     assert cli.main(["init"]) == 0  # a consistent, empty home now
     assert SQLiteStore(home.layout.lifecycle_db).summary().empty
     shutil.rmtree(aside)
+
+
+def test_token_create_prints_it_once_and_keeps_only_its_hash(tmp_path, capsys, monkeypatch):
+    from comet_pipeline.cli.main import main
+    from comet_pipeline.settings import get_settings
+    from comet_pipeline.store import SQLiteStore
+    from comet_pipeline.viewer.auth import token_hash
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("COMET_HOME", str(home))
+    get_settings.cache_clear()
+    try:
+        assert main(["token", "create", "ada"]) == 2  # no home yet: says to init first
+        assert "comet-pipeline init" in capsys.readouterr().err
+        assert main(["init"]) == 0
+        capsys.readouterr()
+        assert main(["token", "create", "ada"]) == 0
+        out, err = capsys.readouterr()
+        token = out.strip()
+        assert len(token) >= 43 and "\n" not in token and "shown only this once" in err
+        store = SQLiteStore(home / "lifecycle.db")
+        assert store.token_name(token_hash(token)) == "ada"
+        assert token not in (home / "lifecycle.db").read_bytes().decode("latin-1")
+        assert main(["token", "create", "ada"]) == 2 and "exists already" in capsys.readouterr().err
+        assert main(["token", "create", "no spaces"]) == 2
+        capsys.readouterr()
+        assert main(["token", "list"]) == 0 and capsys.readouterr().out == "ada\n"
+        assert main(["token", "revoke", "ada"]) == 0
+        assert store.token_name(token_hash(token)) is None
+        assert main(["token", "revoke", "ada"]) == 2
+    finally:
+        get_settings.cache_clear()

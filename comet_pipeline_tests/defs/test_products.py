@@ -10,7 +10,7 @@ from PIL import Image
 from comet_pipeline.cli.runner import ingest_range
 from comet_pipeline.definitions import build_definitions
 from comet_pipeline.defs.resources import ArchiveResource, ClockResource
-from comet_pipeline.domain import Detector
+from comet_pipeline.domain import CandidateStatus, Detector
 from comet_pipeline.ingest.windows import hour_floor
 from comet_pipeline.settings import Settings
 from comet_pipeline.simulator.archive import SimArchive
@@ -82,3 +82,28 @@ def test_comet_candidates_find_the_simulated_comet_and_playback_plays_the_day(tm
     )
     assert playback["c3/frames"].value == len(processed)
     assert getattr(animation, "n_frames", 1) == len(processed)
+
+    # A hunter rejects the comet; the next hunt of the same hour re-finds the same track,
+    # keeps the verdict, says so in the materialization, and leaves it out of the top list.
+    comet_id = matched[0].id
+    store.review_candidate(comet_id, CandidateStatus.REJECTED, by="ada", now=NOW)
+    last_hour = f"{end - timedelta(hours=1):%Y-%m-%d-%H:%M}"
+    with DagsterInstance.ephemeral() as instance:
+        again = defs.resolve_job_def("__ASSET_JOB").execute_in_process(
+            instance=instance,
+            partition_key=last_hour,
+            asset_selection=[AssetKey("comet_candidates")],
+        )
+    assert again.success
+    hunted = again.asset_materializations_for_node("comet_candidates")[-1].metadata
+    assert store.candidate(comet_id).status is CandidateStatus.REJECTED
+    assert hunted["verdicts/rejected"].value >= 1
+    table = hunted["candidates"].value
+    assert any(
+        comet_id in line and line.rstrip(" |").endswith("rejected") for line in table.splitlines()
+    )
+    assert not any(comet_id in key_text(v) for k, v in hunted.items() if k.startswith("top"))
+
+
+def key_text(value) -> str:
+    return str(getattr(value, "value", value))

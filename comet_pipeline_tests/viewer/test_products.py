@@ -48,7 +48,7 @@ def test_a_cutout_strip_is_served_and_revalidated(stocked):
         (
             "/products/32000010.fts/sharpened",
             404,
-            "no product 'sharpened'; known: calibrated, processed, processed_png, preview, thumbnail, difference, difference_png",
+            "no product 'sharpened'; known: calibrated, calibrated_preview, processed, processed_png, preview, thumbnail, difference, difference_png, difference_preview",
         ),
         ("/products/99999999.fts/processed_png", 404, "no frame named '99999999.fts'"),
         (

@@ -4,8 +4,10 @@ from comet_pipeline.imaging.products.inputs import ProductInputs
 from comet_pipeline.imaging.products.registry import (
     BY_NAME,
     CALIBRATED,
+    CALIBRATED_PREVIEW,
     DIFFERENCE,
     DIFFERENCE_PNG,
+    DIFFERENCE_PREVIEW,
     PREVIEW,
     PROCESSED,
     PROCESSED_PNG,
@@ -22,8 +24,10 @@ from comet_pipeline.imaging.products.registry import (
 __all__ = [
     "BY_NAME",
     "CALIBRATED",
+    "CALIBRATED_PREVIEW",
     "DIFFERENCE",
     "DIFFERENCE_PNG",
+    "DIFFERENCE_PREVIEW",
     "PREVIEW",
     "PROCESSED",
     "PROCESSED_PNG",

@@ -18,7 +18,7 @@ from comet_pipeline.imaging import background as bg
 from comet_pipeline.imaging.geometry import Geometry
 from comet_pipeline.imaging.orientation import to_display
 from comet_pipeline.imaging.png import FULL_SIZE, to_image
-from comet_pipeline.imaging.stretch import display_bgsub, display_difference
+from comet_pipeline.imaging.stretch import display_bgsub, display_calibrated, display_difference
 
 
 @dataclass
@@ -48,6 +48,16 @@ class ProductInputs:
         self.difference, self.difference_cards = difference, cards
         shown = display_difference(bg.nrgf(difference, self.geometry))
         self._displays["difference"] = to_display(shown, self.roll_deg)
+
+    def calibrated_image(self, size: int) -> Image.Image:
+        """The calibrated frame, log-stretched, as a display image (north up)."""
+        return self._image("calibrated", size, self._calibrated_display)
+
+    def _calibrated_display(self) -> np.ndarray:
+        # made on first use, on a writer thread: the calibrated stage has one display
+        # product, so nothing is gained by computing it ahead in the caller's thread
+        shown = display_calibrated(require(self.calibrated, "calibrated"))
+        return to_display(shown, self.roll_deg)
 
     def subtracted_image(self, size: int) -> Image.Image:
         """The background-subtracted frame as a display image (north up) of ``size`` px."""

@@ -28,6 +28,8 @@ PROCESSED_PNG = "processed_png"
 PREVIEW = "preview"
 THUMBNAIL = "thumbnail"
 DIFFERENCE_PNG = "difference_png"
+CALIBRATED_PREVIEW = "calibrated_preview"
+DIFFERENCE_PREVIEW = "difference_preview"
 
 
 class Stage(Enum):
@@ -76,14 +78,28 @@ def _processed_png(size: int) -> Renderer:
     return render
 
 
-def _difference_png(inputs: ProductInputs, path: Path) -> Path:
-    return write_png(inputs.difference_image(FULL_SIZE), path)
+def _difference_png(size: int) -> Renderer:
+    def render(inputs: ProductInputs, path: Path) -> Path:
+        return write_png(inputs.difference_image(size), path)
+
+    return render
+
+
+def _calibrated_png(size: int) -> Renderer:
+    def render(inputs: ProductInputs, path: Path) -> Path:
+        return write_png(inputs.calibrated_image(size), path)
+
+    return render
 
 
 PRODUCTS: tuple[ProductSpec, ...] = (
     ProductSpec(
         CALIBRATED, ".cal.fits", FITS, Stage.CALIBRATED, _calibrated_fits,
         "calibrated float32, DN/s per full-resolution pixel, masked pixels NaN, WCS",
+    ),
+    ProductSpec(
+        CALIBRATED_PREVIEW, ".cal.preview.png", PNG, Stage.CALIBRATED, _calibrated_png(PREVIEW_SIZE),
+        "the calibrated frame, log-stretched, 512 px, north up (the viewer's 'calibrated')",
     ),
     ProductSpec(
         PROCESSED, ".bgsub.fits", FITS, Stage.SUBTRACTED, _processed_fits,
@@ -106,8 +122,12 @@ PRODUCTS: tuple[ProductSpec, ...] = (
         "running difference (DN/s) with the previous frame, unless the gap is long",
     ),
     ProductSpec(
-        DIFFERENCE_PNG, ".diff.png", PNG, Stage.DIFFERENCE, _difference_png,
+        DIFFERENCE_PNG, ".diff.png", PNG, Stage.DIFFERENCE, _difference_png(FULL_SIZE),
         "the running difference, sigma-normalised per radius, 1024 px",
+    ),
+    ProductSpec(
+        DIFFERENCE_PREVIEW, ".diff.preview.png", PNG, Stage.DIFFERENCE,
+        _difference_png(PREVIEW_SIZE), "the running difference, 512 px (playback)",
     ),
 )  # fmt: skip
 

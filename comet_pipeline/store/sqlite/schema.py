@@ -174,6 +174,26 @@ MIGRATIONS: tuple[Step, ...] = (
     # 4: a candidate that is a known object (a planet) says which: "known: venus".
     ("ALTER TABLE candidates ADD COLUMN known TEXT",),
     _products_table,
+    # 6: hunters' verdicts on candidates (audited like transitions, and kept when a
+    # candidate row is merged away), and the viewer's bearer tokens (hashes only).
+    (
+        """CREATE TABLE candidate_reviews (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            candidate_id TEXT NOT NULL,
+            from_status TEXT,
+            to_status TEXT NOT NULL,
+            by TEXT NOT NULL,
+            at TEXT NOT NULL,
+            note TEXT
+        )""",
+        "CREATE INDEX idx_candidate_reviews_candidate ON candidate_reviews(candidate_id, id)",
+        """CREATE TABLE api_tokens (
+            name TEXT PRIMARY KEY,
+            hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        )""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
