@@ -16,12 +16,14 @@ from comet_pipeline.domain import ArchiveFile, CandidateRecord, Detector, Frame,
 from comet_pipeline.settings import Settings
 from comet_pipeline.store import LifecycleStore, SQLiteStore
 from comet_pipeline_tests.clocks import ManualClock
-from comet_pipeline_tests.shared import FILLED_NAMES, FILLED_TIMES, HOUR, NOW
+from comet_pipeline_tests.shared import CLOSED_DAGSTER_URL, FILLED_NAMES, FILLED_TIMES, HOUR, NOW
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home")
+    # Dagster at a closed loopback port: a colleague's `make dev` on :3000 must not change
+    # what the viewer tests see (the jobs tests start their own webserver)
+    return Settings(home=tmp_path / "home", dagster_url=CLOSED_DAGSTER_URL)
 
 
 @pytest.fixture

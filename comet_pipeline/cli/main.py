@@ -122,7 +122,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from comet_pipeline.store import SQLiteStore
     from comet_pipeline.viewer import build_app
-    from comet_pipeline.viewer.server import bind, serve, url_of
+    from comet_pipeline.viewer.server import bind, is_loopback, serve, url_of
 
     try:
         sock = bind(args.host, args.port)
@@ -133,10 +133,23 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             reason = f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}"
         print(f"comet-pipeline: {reason}", file=sys.stderr)
         return 2
-    # the viewer only reads: read-only, so it also works on a home it may not write
-    app = build_app(settings, partial(SQLiteStore, read_only=True))
+    # reads go through a read-only handle (a home it may not write still serves); verdicts
+    # open the file writably on first use. Beyond loopback, reads want a token too.
+    public = not is_loopback(sock)
+    app = build_app(
+        settings,
+        partial(SQLiteStore, read_only=True),
+        open_writer=SQLiteStore,
+        reads_need_token=public,
+    )
     url = url_of(sock)
     print(f"comet-pipeline viewer: {url} (API: {url}api/health, documented at {url}docs)")
+    if public:
+        print(
+            "comet-pipeline: listening beyond loopback, so every request needs a token "
+            "(`comet-pipeline token create NAME`)",
+            file=sys.stderr,
+        )
     sys.stdout.flush()
     serve(app, sock)
     return 0

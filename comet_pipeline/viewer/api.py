@@ -7,16 +7,16 @@ thread pool and the event loop never waits on the disk.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BeforeValidator
 
-from comet_pipeline.domain import Detector, FileState
+from comet_pipeline.domain import CandidateRecord, CandidateStatus, Detector, FileState
 from comet_pipeline.store import SCHEMA_VERSION, LifecycleStore
 from comet_pipeline.viewer.context import Context, ViewerContext
 from comet_pipeline.viewer.errors import ERROR_RESPONSES, STORE_ERRORS, NotFound, one_line
+from comet_pipeline.viewer.jobs import dagster_health
 from comet_pipeline.viewer.params import (
     EARLIEST,
     LATEST,
@@ -40,22 +40,12 @@ from comet_pipeline.viewer.schemas import (
 from comet_pipeline.viewer.views import (
     candidate_detail,
     candidate_summary,
-    find_candidate,
     frame_detail,
     frame_summary,
     rank,
 )
 
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
-
-
-class CandidateStatus(StrEnum):
-    """What a candidate can be marked (the hunter's verdicts of issue 12); ``new`` until then."""
-
-    NEW = "new"
-    CONFIRMED = "confirmed"
-    REJECTED = "rejected"
-    REPORTED = "reported"
 
 
 def _iso_day(value: object) -> date:
@@ -86,7 +76,8 @@ def _newest(store: LifecycleStore, detector: Detector, now: datetime) -> NewestF
 
 @router.get("/health", summary="Is the store readable, and how fresh are the frames")
 def health(ctx: Context) -> Health:
-    """Always 200: an unreadable store is reported in the body (``store.reachable``)."""
+    """Always 200: an unreadable store is reported in the body (``store.reachable``), and so
+    is a Dagster webserver that does not answer (``dagster.reachable``)."""
     now = ctx.clock()
     location = str(ctx.store.path)
     counts: dict[FileState, int] = dict.fromkeys(FileState, 0)
@@ -115,7 +106,13 @@ def health(ctx: Context) -> Health:
         state = StoreHealth(
             reachable=False, location=location, schema_version=None, error=one_line(str(err))
         )
-    return Health(checked_at=now, store=state, files_by_state=counts, newest_frames=newest)
+    return Health(
+        checked_at=now,
+        store=state,
+        files_by_state=counts,
+        newest_frames=newest,
+        dagster=dagster_health(ctx.settings.dagster_url),
+    )
 
 
 @router.get("/slots", summary="One UTC day's downlink slots")
@@ -201,10 +198,20 @@ def candidates(
 def candidate(ctx: Context, candidate_id: str) -> CandidateDetail:
     missing = f"no candidate with id {candidate_id!r}"
     store = _store_or_404(ctx, missing)
-    found = find_candidate(store, candidate_id)
+    found = store.candidate(candidate_id)
     if found is None:
         raise NotFound(missing)
+    return candidate_view(ctx, store, found)
+
+
+def candidate_view(
+    ctx: ViewerContext, store: LifecycleStore, found: CandidateRecord
+) -> CandidateDetail:
+    """The detail body, with the cutout's URL only when its file is there to serve."""
     cutout = file_under_home(ctx.home, found.cutout_path) if found.cutout_path else None
     return candidate_detail(
-        found, store.detections_for(candidate_id), has_cutout=cutout is not None
+        found,
+        store.detections_for(found.id),
+        store.reviews_for(found.id),
+        has_cutout=cutout is not None,
     )

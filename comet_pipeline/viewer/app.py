@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from comet_pipeline.domain import utcnow
 from comet_pipeline.domain.timeutil import Clock
 from comet_pipeline.settings import Settings
-from comet_pipeline.viewer import api, products
+from comet_pipeline.viewer import api, jobs, pages, products, reviews
+from comet_pipeline.viewer.auth import ReadAccess
 from comet_pipeline.viewer.context import StoreAccess, StoreOpener, ViewerContext
 from comet_pipeline.viewer.errors import install_error_handlers
 from comet_pipeline.viewer.headers import DefaultNoStore
@@ -24,15 +25,27 @@ DESCRIPTION = (
 )
 
 
-def build_app(settings: Settings, open_store: StoreOpener, *, clock: Clock = utcnow) -> FastAPI:
+def build_app(
+    settings: Settings,
+    open_store: StoreOpener,
+    *,
+    open_writer: StoreOpener | None = None,
+    reads_need_token: bool = False,
+    clock: Clock = utcnow,
+) -> FastAPI:
     """The app over ``settings.home``; ``open_store`` opens the database read-only on first
-    use (the caller picks the engine); ``clock`` is "now" for the ages in ``/api/health``."""
+    use (the caller picks the engine), ``open_writer`` writably for verdicts (None: this
+    viewer refuses writes). ``reads_need_token`` when it listens beyond loopback. ``clock``
+    is "now" for ages and audit times."""
     access = StoreAccess(settings.layout.lifecycle_db, open_store)
+    writer = StoreAccess(settings.layout.lifecycle_db, open_writer) if open_writer else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         access.close()
+        if writer is not None:
+            writer.close()
 
     app = FastAPI(
         title="comet_pipeline viewer",
@@ -40,9 +53,20 @@ def build_app(settings: Settings, open_store: StoreOpener, *, clock: Clock = utc
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.state.viewer = ViewerContext(settings=settings, store=access, clock=clock)
-    app.include_router(api.router)
-    app.include_router(products.router)
+    app.state.viewer = ViewerContext(
+        settings=settings,
+        store=access,
+        clock=clock,
+        writer=writer,
+        reads_need_token=reads_need_token,
+    )
+    # beyond loopback every read wants the token too (reads_need_token); the page and its
+    # assets stay open, so a person can reach the field to paste it into
+    app.include_router(api.router, dependencies=[ReadAccess])
+    app.include_router(reviews.router, dependencies=[ReadAccess])
+    app.include_router(jobs.router, dependencies=[ReadAccess])
+    app.include_router(products.router, dependencies=[ReadAccess])
+    app.include_router(pages.router)  # the page: open, it holds the token field
     install_error_handlers(app)
     app.add_middleware(DefaultNoStore)
     return app

@@ -58,7 +58,11 @@ def _token_owner(ctx: ViewerContext, token: str) -> str | None:
 
 
 async def require_token(request: Request, ctx: Context, credentials: Credentials) -> str:
-    """The name of the token the request carries; 401 without a valid one."""
+    """The name of the token the request carries; 401 without a valid one. Checked once
+    per request (a write behind the read gate would otherwise count a bad token twice)."""
+    known = getattr(request.state, "token_owner", None)
+    if isinstance(known, str):
+        return known
     address = request.client.host if request.client else "unknown"
     wait = ctx.throttle.delay_s(address)
     if wait > 0:
@@ -74,6 +78,7 @@ async def require_token(request: Request, ctx: Context, credentials: Credentials
         ctx.throttle.failed(address)
         raise Unauthorized("unknown or revoked token")
     ctx.throttle.succeeded(address)
+    request.state.token_owner = owner
     return owner
 
 

@@ -15,7 +15,6 @@ from fastapi.responses import FileResponse
 from comet_pipeline.imaging.products.registry import BY_NAME, PNG
 from comet_pipeline.viewer.context import Context
 from comet_pipeline.viewer.errors import ERROR_RESPONSES, Forbidden, NotFound
-from comet_pipeline.viewer.views import find_candidate
 
 router = APIRouter(prefix="/products")
 
@@ -82,7 +81,7 @@ def serve_file(request: Request, path: Path, content_type: str, cache_control: s
 )
 def cutout(ctx: Context, request: Request, candidate_id: str) -> Response:
     store = ctx.store.get()
-    found = find_candidate(store, candidate_id) if store is not None else None
+    found = store.candidate(candidate_id) if store is not None else None
     if found is None:
         raise NotFound(f"no candidate with id {candidate_id!r}")
     if not found.cutout_path:

@@ -7,7 +7,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-from comet_pipeline.domain import Detector, FileState, SlotState
+from comet_pipeline.domain import CandidateStatus, Detector, FileState, SlotState
+from comet_pipeline.viewer.job_schemas import DagsterHealth
 
 
 class FieldProblem(BaseModel):
@@ -44,6 +45,7 @@ class Health(BaseModel):
     store: StoreHealth
     files_by_state: dict[FileState, int]
     newest_frames: list[NewestFrame]
+    dagster: DagsterHealth = Field(description="the Dagster webserver, its sensors and schedules")
 
 
 class SlotOut(BaseModel):
@@ -111,7 +113,7 @@ class CandidateSummary(BaseModel):
     snr: float | None
     speed_px_per_hour: float | None
     direction_deg: float | None
-    status: str
+    status: CandidateStatus
     known: str | None = Field(description="a known object's label: shown, never a comet")
     url: str
 
@@ -140,9 +142,29 @@ class LightCurve(BaseModel):
     snr: list[float | None]
 
 
+class ReviewOut(BaseModel):
+    """One verdict, as the store audited it."""
+
+    from_status: CandidateStatus | None
+    status: CandidateStatus
+    by: str = Field(description="the token's name, or 'hunt' when a merge carried it over")
+    at: datetime
+    note: str | None
+
+
+class ReviewIn(BaseModel):
+    """A hunter's verdict on a candidate."""
+
+    model_config = {"extra": "forbid"}
+
+    status: CandidateStatus
+    note: str | None = Field(default=None, max_length=2000, description="why, optionally")
+
+
 class CandidateDetail(CandidateSummary):
     updated_at: datetime | None
     report_text: str | None
     cutout_url: str | None = Field(description="null until the cutout strip exists on disk")
     detections: list[DetectionOut]
     light_curve: LightCurve
+    reviews: list[ReviewOut] = Field(description="verdicts given so far, oldest first")

@@ -6,6 +6,7 @@ turns into one line and exit 2 (uvicorn itself would log it and ``sys.exit(1)``)
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 
 import uvicorn
@@ -35,6 +36,12 @@ def url_of(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}/"
+
+
+def is_loopback(sock: socket.socket) -> bool:
+    """True when only this machine can reach ``sock`` (127.0.0.0/8 or ::1)."""
+    host = sock.getsockname()[0]
+    return ipaddress.ip_address(host.split("%")[0]).is_loopback
 
 
 def make_server(app: FastAPI, *, log_level: str = "info") -> uvicorn.Server:

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from comet_pipeline.domain import (
     CandidateRecord,
+    CandidateReview,
     DetectionRecord,
     FileRecord,
     FileState,
@@ -14,7 +15,6 @@ from comet_pipeline.domain import (
     Frame,
 )
 from comet_pipeline.imaging.products.registry import BY_NAME
-from comet_pipeline.store import LifecycleStore
 from comet_pipeline.viewer.schemas import (
     CandidateDetail,
     CandidateSummary,
@@ -24,6 +24,7 @@ from comet_pipeline.viewer.schemas import (
     FrameTimes,
     LightCurve,
     ProductLink,
+    ReviewOut,
 )
 
 
@@ -97,12 +98,6 @@ def frame_detail(
     )
 
 
-def find_candidate(store: LifecycleStore, candidate_id: str) -> CandidateRecord | None:
-    """The candidate with that id. The protocol has no lookup by id yet; a store holds
-    hundreds of candidates, not millions, so one pass over them is fine for now."""
-    return next((c for c in store.candidates() if c.id == candidate_id), None)
-
-
 def rank(candidates: list[CandidateRecord]) -> list[CandidateRecord]:
     """Best score first; unscored ones last; ties by first sighting, then id (stable pages)."""
     return sorted(
@@ -133,7 +128,11 @@ def candidate_summary(c: CandidateRecord) -> CandidateSummary:
 
 
 def candidate_detail(
-    c: CandidateRecord, detections: list[DetectionRecord], *, has_cutout: bool
+    c: CandidateRecord,
+    detections: list[DetectionRecord],
+    reviews: list[CandidateReview],
+    *,
+    has_cutout: bool,
 ) -> CandidateDetail:
     return CandidateDetail.model_validate(
         {
@@ -152,6 +151,12 @@ def candidate_detail(
                     frame_url=frame_url(d.file),
                 )
                 for d in detections
+            ],
+            "reviews": [
+                ReviewOut(
+                    from_status=r.from_status, status=r.to_status, by=r.by, at=r.at, note=r.note
+                )
+                for r in reviews
             ],
             "light_curve": LightCurve(
                 observed_at=[d.observed_at for d in detections],

@@ -53,10 +53,14 @@ class Viewer:
 
     url: str
     settings: Settings
+    app: FastAPI | None = None
     session: requests.Session = field(default_factory=requests.Session)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.session.get(self.url + path, timeout=10, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.post(self.url + path, timeout=10, **kwargs)
 
 
 class AppSwitch:
@@ -112,11 +116,22 @@ def serve_app(viewer_server) -> Iterator[Callable[[FastAPI], str]]:
     switch.app = None
     for app in mounted:
         app.state.viewer.store.close()
+        if app.state.viewer.writer is not None:
+            app.state.viewer.writer.close()
 
 
-def make_viewer(settings: Settings, serve_app: Callable[[FastAPI], str]) -> Viewer:
-    app = build_app(settings, partial(SQLiteStore, read_only=True), clock=lambda: NOW)
-    return Viewer(serve_app(app), settings)
+def make_viewer(
+    settings: Settings, serve_app: Callable[[FastAPI], str], *, reads_need_token: bool = False
+) -> Viewer:
+    """The app as ``comet-pipeline serve`` builds it (reads read-only, verdicts writable)."""
+    app = build_app(
+        settings,
+        partial(SQLiteStore, read_only=True),
+        open_writer=SQLiteStore,
+        reads_need_token=reads_need_token,
+        clock=lambda: NOW,
+    )
+    return Viewer(serve_app(app), settings, app)
 
 
 @pytest.fixture

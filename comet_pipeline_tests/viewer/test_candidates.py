@@ -99,6 +99,7 @@ def test_one_candidate_with_its_track_report_cutout_and_light_curve(stocked):
             "flux": [100.0, 101.0, 102.0],
             "snr": [5.0, 6.0, 7.0],
         },
+        "reviews": [],
     }
 
 

@@ -13,7 +13,8 @@ def test_health_reports_the_store_its_counts_and_the_newest_frames(viewer, setti
     reply = viewer.get("/api/health")
     assert reply.status_code == 200
     assert reply.headers["cache-control"] == "no-store"
-    assert reply.json() == {
+    body = reply.json()
+    assert body == {
         "checked_at": "2025-06-11T12:00:00Z",
         "store": {
             "reachable": True,
@@ -31,7 +32,11 @@ def test_health_reports_the_store_its_counts_and_the_newest_frames(viewer, setti
                 "age_minutes": 31 * 60.0,
             },
         ],
+        "dagster": body["dagster"],  # checked on its own below
     }
+    assert body["dagster"]["reachable"] is False  # the settings point at a closed port
+    assert body["dagster"]["url"] == "http://127.0.0.1:9"
+    assert "127.0.0.1:9" in body["dagster"]["error"]
 
 
 def test_health_says_when_there_is_no_store_yet(settings, serve_app):

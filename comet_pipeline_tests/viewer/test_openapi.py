@@ -11,9 +11,12 @@ def test_the_openapi_document_lists_the_endpoints(viewer):
     assert sorted(doc["paths"]) == [
         "/api/candidates",
         "/api/candidates/{candidate_id}",
+        "/api/candidates/{candidate_id}/status",
         "/api/frames",
         "/api/frames/{name}",
         "/api/health",
+        "/api/jobs",
+        "/api/jobs/{run_id}/terminate",
         "/api/slots",
         "/products/candidates/{candidate_id}/cutout",
         "/products/{name}/{product}",

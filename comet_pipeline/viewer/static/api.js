@@ -1,0 +1,176 @@
+// The viewer's JSON API, its bearer token, the status line, and decoded images.
+//
+// Reads go out without the token; if one answers 401 (a viewer bound beyond loopback
+// wants a token for everything) it is retried with the token, and every later request,
+// images included, carries it. Writes always carry it.
+
+const TOKEN_KEY = "comet_pipeline.viewer.token";
+let readsNeedToken = false;
+
+/** An error the API answered with: its HTTP status and the Problem body's message. */
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export function getToken() {
+  return localStorage.getItem(TOKEN_KEY) || "";
+}
+
+export function setToken(value) {
+  if (value) localStorage.setItem(TOKEN_KEY, value);
+  else localStorage.removeItem(TOKEN_KEY);
+}
+
+function request(url, { method = "GET", body, auth = false } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const token = getToken();
+  if (token && (auth || readsNeedToken)) headers.Authorization = `Bearer ${token}`;
+  return fetch(url, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    cache: "no-store",
+  });
+}
+
+async function problemOf(response) {
+  let message = `${response.status} ${response.statusText}`;
+  try {
+    const body = await response.json();
+    if (body && body.message) message = body.message;
+  } catch {
+    // not a Problem body (a proxy's page, say): the status line is all we have
+  }
+  return new ApiError(response.status, message);
+}
+
+async function send(url, options = {}) {
+  let response;
+  try {
+    response = await request(url, options);
+    if (response.status === 401 && !options.auth && !readsNeedToken) {
+      readsNeedToken = true;
+      if (getToken()) response = await request(url, options);
+    }
+  } catch (err) {
+    throw new ApiError(0, `the viewer did not answer (${err.message})`);
+  }
+  if (!response.ok) throw await problemOf(response);
+  return response;
+}
+
+/** GET (or, with ``{method, body, auth}``, any request) and the JSON body. */
+export async function api(url, options) {
+  return (await send(url, options)).json();
+}
+
+// ---- the status line -------------------------------------------------------------
+
+const statusLine = () => document.getElementById("status");
+
+/** Show ``message`` in the status line; kind "error" stays until something replaces it. */
+export function status(message, kind = "info") {
+  const line = statusLine();
+  const stamp = new Date().toISOString().slice(11, 19);
+  line.textContent = message ? `${stamp} UTC  ${message}` : "";
+  line.className = kind;
+}
+
+/** The status line for a failure: 401 says where the token goes. */
+export function showError(err, what) {
+  let message = err instanceof ApiError ? err.message : String(err);
+  if (err instanceof ApiError && err.status === 401) {
+    message += " — enter a token under Settings";
+    document.getElementById("settings").open = true;
+  }
+  const code = err instanceof ApiError && err.status ? ` (${err.status})` : "";
+  status(`${what}: ${message}${code}`, "error");
+}
+
+// ---- decoded images --------------------------------------------------------------
+
+// URL -> {promise, src}; the newest MAX_IMAGES are kept decoded (a Map keeps insertion
+// order: touching an entry moves it to the end, the oldest is evicted first).
+const MAX_IMAGES = 160;
+const images = new Map();
+
+/** A promise of ``{src, img}`` once the image at ``url`` is fetched and decoded. */
+export function loadImage(url) {
+  let entry = images.get(url);
+  if (entry) {
+    images.delete(url);
+    images.set(url, entry);
+    return entry.promise;
+  }
+  entry = { src: null };
+  entry.promise = decodeImage(url, entry);
+  entry.promise.catch(() => images.delete(url));
+  images.set(url, entry);
+  for (const [key, old] of images) {
+    if (images.size <= MAX_IMAGES) break;
+    if (old.src && old.src.startsWith("blob:")) URL.revokeObjectURL(old.src);
+    images.delete(key);
+  }
+  return entry.promise;
+}
+
+async function decodeImage(url, entry) {
+  // with a token to send, fetch the bytes ourselves (an <img> cannot send headers)
+  const src = readsNeedToken ? URL.createObjectURL(await (await send(url)).blob()) : url;
+  const img = new Image();
+  img.src = src;
+  try {
+    await img.decode();
+  } catch {
+    // ask again for the reason (a Problem body: no such product, outside the home...)
+    await send(url);
+    throw new ApiError(0, `${url} is not an image the browser can decode`);
+  }
+  entry.src = src;
+  entry.img = img; // keeps the decoded bitmap alive while the entry is cached
+  return entry;
+}
+
+/** Fetch up to ``width`` images at a time, in order; a new call replaces the queue. */
+export class Preloader {
+  constructor(width = 3) {
+    this.width = width;
+    this.queue = [];
+    this.running = 0;
+  }
+
+  want(urls) {
+    this.queue = urls.filter((u) => !images.has(u));
+    while (this.running < this.width && this.queue.length) this.next();
+  }
+
+  next() {
+    const url = this.queue.shift();
+    if (!url) return;
+    this.running += 1;
+    loadImage(url)
+      .catch(() => {}) // shown when (if) that frame is shown
+      .finally(() => {
+        this.running -= 1;
+        this.next();
+      });
+  }
+}
+
+/** Copy ``text`` to the clipboard (with a fallback where the Clipboard API is not given). */
+export async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    const area = document.createElement("textarea");
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    document.execCommand("copy");
+    area.remove();
+  }
+}
