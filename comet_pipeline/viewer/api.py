@@ -7,6 +7,7 @@ thread pool and the event loop never waits on the disk.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -46,6 +47,11 @@ from comet_pipeline.viewer.views import (
 )
 
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
+
+
+class FrameOrder(StrEnum):
+    OLDEST = "oldest"
+    NEWEST = "newest"
 
 
 def _iso_day(value: object) -> date:
@@ -139,14 +145,27 @@ def frames(
     cursor: Annotated[
         str | None, Query(description="the previous page's next_cursor", max_length=512)
     ] = None,
+    order: Annotated[
+        FrameOrder,
+        Query(description="'oldest' first (default) or 'newest' first; a cursor keeps it"),
+    ] = FrameOrder.OLDEST,
 ) -> FramePage:
-    """Keyset-paginated: pages stay complete and free of repeats while new frames arrive."""
+    """Keyset-paginated: pages stay complete and free of repeats while new frames arrive.
+    ``order=newest`` opens a player on the latest frames in one request, and its cursor
+    walks back in time."""
     start, end = window(since, until)
     after = decode_cursor(cursor) if cursor is not None else None
     store = ctx.store.get()
     if store is None:
         return FramePage(items=[], next_cursor=None)
-    found = store.frames_page(detector, start, end, after=after, limit=limit + 1)
+    found = store.frames_page(
+        detector,
+        start,
+        end,
+        after=after,
+        limit=limit + 1,
+        newest_first=order is FrameOrder.NEWEST,
+    )
     page = found[:limit]
     more = len(found) > limit
     return FramePage(

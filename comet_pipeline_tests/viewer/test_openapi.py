@@ -28,6 +28,7 @@ def test_the_openapi_document_lists_the_endpoints(viewer):
         "until",
         "limit",
         "cursor",
+        "order",
     ]
     assert frames["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/FramePage"
@@ -42,3 +43,31 @@ def test_the_openapi_document_lists_the_endpoints(viewer):
 def test_the_docs_page_is_served(viewer):
     reply = viewer.get("/docs")
     assert reply.status_code == 200 and "swagger-ui" in reply.text
+
+
+def test_the_openapi_document_validates_against_the_openapi_3_1_schema(viewer):
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+    doc = viewer.get("/openapi.json").json()
+    validate(doc)  # raises on the first violation
+    broken = doc | {"paths": {"/api/x": {"get": {"responses": {"200": {"content": 5}}}}}}
+    try:
+        validate(broken)
+    except OpenAPIValidationError:
+        pass
+    else:  # the validator must be able to fail, or the line above proves nothing
+        raise AssertionError("a broken document passed validation")
+    security = doc["components"]["securitySchemes"]
+    assert security == {
+        "HTTPBearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "a token from `comet-pipeline token create`",
+        }
+    }
+    status = doc["paths"]["/api/candidates/{candidate_id}/status"]["post"]
+    assert status["security"] == [{"HTTPBearer": []}]
+    assert status["responses"]["401"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Problem"
+    }

@@ -24,7 +24,7 @@ CHRONOLOGICAL_FRAMES_SQL = (
 )
 
 # Keyset pages: the row value continues strictly past the previous page's last key, so every
-# page is a range scan of idx_frames_detector_observed, however deep (a test proves it).
+# page is a range scan of idx_frames_detector_observed_name, however deep (a test proves it).
 FRAMES_PAGE_SQL = (
     "SELECT * FROM frames WHERE detector = :detector"
     " AND (observed_at, name) > (:key_at, :key_name) AND observed_at < :end"

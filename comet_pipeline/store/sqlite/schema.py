@@ -194,6 +194,12 @@ MIGRATIONS: tuple[Step, ...] = (
             revoked_at TEXT
         )""",
     ),
+    # 7: a page of frames is ordered by (observed_at, name); with the name in the index the
+    # page is read in index order, with no sort of the range first.
+    (
+        "CREATE INDEX idx_frames_detector_observed_name ON frames(detector, observed_at, name)",
+        "DROP INDEX idx_frames_detector_observed",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -132,7 +132,7 @@ def test_upserting_known_slots_writes_nothing(store):
         (
             CHRONOLOGICAL_FRAMES_SQL,
             {"detector": "c2", "start": "a", "end": "b"},
-            "idx_frames_detector_observed",
+            "idx_frames_detector_observed_name",
         ),
         (
             "SELECT count(*) FROM files WHERE arrived_at >= ? AND arrived_at <= ?",
@@ -182,4 +182,4 @@ def test_schema_4_frames_become_product_rows(tmp_path):
     assert frame.products["processed_png"].size_bytes is None
     assert frame.stats == {"median": 3.5, "star_count": 12.0}
     assert "calibrated_path" not in store.db.table("frames").columns_dict
-    assert "idx_frames_detector_observed" in {i.name for i in store.db.table("frames").indexes}
+    assert "idx_frames_detector_observed_name" in {i.name for i in store.db.table("frames").indexes}
