@@ -33,6 +33,7 @@ from comet_pipeline.viewer.dagster_graphql import (
 from comet_pipeline.viewer.errors import (
     ERROR_RESPONSES,
     Conflict,
+    Forbidden,
     NotFound,
     Unavailable,
     ViewerError,
@@ -166,7 +167,10 @@ def jobs(
 @router.post(
     "/jobs/{run_id}/terminate",
     summary="Terminate a Dagster run (needs a token)",
-    responses={409: _problem("the run has finished already, or Dagster cannot terminate it now")},
+    responses={
+        403: _problem("the Dagster webserver does not allow terminating (started --read-only)"),
+        409: _problem("the run has finished already, or Dagster cannot terminate it now"),
+    },
 )
 def terminate(ctx: Context, caller: Writer, run_id: RunId) -> JobTermination:
     """A queued run is canceled at once; a started one is signalled (CANCELING, then
@@ -184,6 +188,10 @@ def terminate(ctx: Context, caller: Writer, run_id: RunId) -> JobTermination:
             ) from None
         if err.status is RunStatus.CANCELING:
             raise Conflict(f"run {run_id} is being canceled already") from None
+        if "permission" in err.message.lower():  # a webserver started with --read-only
+            raise Forbidden(
+                f"Dagster at {client.url} does not allow terminating runs: {err.message}"
+            ) from None
         raise Conflict(
             f"Dagster would not terminate run {run_id} ({err.status.value}): {err.message}"
         ) from None
