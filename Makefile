@@ -34,7 +34,7 @@ dev: $(STAMP)
 	mkdir -p $(DAGSTER_HOME_DIR)
 	cp dagster.yaml $(DAGSTER_HOME_DIR)/dagster.yaml
 	$(BIN)/comet-pipeline init
-	@echo "viewer: http://127.0.0.1:8080/docs   Dagster UI: http://127.0.0.1:3000"
+	@echo "viewer: http://127.0.0.1:8080/ (API documented at /docs)   Dagster UI: http://127.0.0.1:3000"
 	DAGSTER_HOME=$(DAGSTER_HOME_DIR) exec scripts/dev.sh sh -c \
 		'$(BIN)/comet-pipeline serve --port 8080 & exec $(BIN)/dagster dev -w workspace.yaml'
 

@@ -77,6 +77,7 @@ export function status(message, kind = "info") {
   const line = statusLine();
   const stamp = new Date().toISOString().slice(11, 19);
   line.textContent = message ? `${stamp} UTC  ${message}` : "";
+  line.title = message; // the whole of it, when the line is too narrow
   line.className = kind;
 }
 
@@ -84,7 +85,7 @@ export function status(message, kind = "info") {
 export function showError(err, what) {
   let message = err instanceof ApiError ? err.message : String(err);
   if (err instanceof ApiError && err.status === 401) {
-    message += " — enter a token under Settings";
+    message = `enter a token under Settings — ${message}`;
     document.getElementById("settings").open = true;
   }
   const code = err instanceof ApiError && err.status ? ` (${err.status})` : "";

@@ -124,6 +124,7 @@ export class Player {
     this.stop();
     this.frames = frames;
     this.marks = { a: null, b: null };
+    this.updateMarks();
     const at = frames.findIndex((f) => f.name === name);
     this.updateRange();
     if (!frames.length) {
@@ -140,10 +141,10 @@ export class Player {
     const fresh = more.filter((f) => !known.has(f.name));
     if (!fresh.length) return 0;
     const follow = this.atNewest && this.mode === null;
-    this.frames = [...this.frames, ...fresh].sort((a, b) =>
-      a.observed_at < b.observed_at ? -1 : a.observed_at > b.observed_at ? 1 : 0,
-    );
-    this.index = this.frames.indexOf(this.frame);
+    const showing = this.frame;
+    const at = (f) => Date.parse(f.observed_at);
+    this.frames = [...this.frames, ...fresh].sort((a, b) => at(a) - at(b));
+    this.index = this.frames.indexOf(showing);
     this.updateRange();
     if (follow || this.index < 0) this.show(this.frames.length - 1);
     else this.updateIndex();
@@ -182,14 +183,16 @@ export class Player {
     const frame = this.frames[this.index];
     const seq = ++this.seq;
     this.updateIndex();
-    this.preload();
     const url = this.urlFor(frame);
     if (!url) {
+      this.preload();
       this.display(frame, null, `no ${PRODUCTS[this.product].label} image for this frame`);
       return;
     }
     try {
-      const { src } = await loadImage(url);
+      const loading = loadImage(url); // asked for first, then the frames after it
+      this.preload();
+      const { src } = await loading;
       if (seq === this.seq) this.display(frame, src);
     } catch (err) {
       if (seq !== this.seq) return;
@@ -222,7 +225,8 @@ export class Player {
     this.drawTracks();
   }
 
-  /** Decode the next frames (playing) or both blink frames ahead of showing them. */
+  /** Decode the frames Play shows next (it loops: after the newest, the oldest), or both
+   * blink frames, ahead of showing them. */
   preload() {
     const n = this.frames.length;
     let picks = [];
@@ -230,9 +234,7 @@ export class Player {
       picks = [this.marks.a, this.marks.b].map((name) => this.frames.find((f) => f.name === name));
     } else {
       for (let k = 1; k <= Math.min(PRELOAD_AHEAD, n - 1); k += 1) {
-        const j = this.index + k;
-        if (j >= n && this.mode !== "play") break;
-        picks.push(this.frames[j % n]);
+        picks.push(this.frames[(this.index + k) % n]);
       }
     }
     this.preloader.want(picks.filter(Boolean).map((f) => this.urlFor(f)).filter(Boolean));
@@ -435,12 +437,14 @@ export class Player {
     this.drawTracks();
   }
 
-  /** Markers on every detection, the fitted line through them, a ring on this frame's. */
+  /** Markers on every detection, the fitted line through them, a ring on this frame's;
+   * nothing is drawn inside the ring, so the object itself stays in plain view. */
   drawTracks() {
     const layer = this.trackLayer;
     layer.replaceChildren();
     if (!this.overlays) return;
     const u = 2 / this.zoom; // viewBox units per CSS pixel
+    const ring = 10 * u;
     const byName = new Map(this.frames.map((f) => [f.name, f]));
     const current = this.frame ? this.frame.name : null;
     // a detection's centre in viewBox units (the 1024 image's displayed pixels)
@@ -456,21 +460,45 @@ export class Player {
       if (track.selected) classes.push("selected");
       const g = svg("g", { class: classes.join(" ") });
       g.append(svg("title", {}, track.known ? `${track.id} (known: ${track.known})` : track.id));
+      const here = dets.find((d) => d.file === current);
+      const hc = here ? centre(here) : null;
       if (dets.length > 1) {
-        const ends = fittedEnds(dets).map(([x, y]) => centre({ x, y, file: dets[0].file }));
-        const [[x0, y0], [x1, y1]] = ends;
-        g.append(svg("line", { class: "fit", x1: x0, y1: y0, x2: x1, y2: y1 }));
+        const [a, b] = fittedEnds(dets).map(([x, y]) => centre({ x, y, file: dets[0].file }));
+        for (const [p, q] of outsideCircle(a, b, hc, ring + u)) {
+          g.append(svg("line", { class: "fit", x1: p[0], y1: p[1], x2: q[0], y2: q[1] }));
+        }
       }
       for (const d of dets) {
         const [cx, cy] = centre(d);
-        g.append(svg("circle", { class: "det", cx, cy, r: 2 * u }));
-        if (d.file === current) {
-          g.append(svg("circle", { class: "here", cx, cy, r: 9 * u }));
-          const label = track.rank ? String(track.rank) : "";
-          g.append(svg("text", { x: cx + 11 * u, y: cy - 9 * u, "font-size": 13 * u }, label));
-        }
+        if (hc && Math.hypot(cx - hc[0], cy - hc[1]) < ring + u) continue;
+        g.append(svg("circle", { class: "det", cx, cy, r: 1.5 * u }));
+      }
+      if (hc) {
+        const [cx, cy] = hc;
+        g.append(svg("circle", { class: "here", cx, cy, r: ring }));
+        const label = track.rank ? String(track.rank) : "";
+        g.append(svg("text", { x: cx + 12 * u, y: cy - 8 * u, "font-size": 13 * u }, label));
       }
       layer.append(g);
     }
   }
+}
+
+/** The parts of segment a-b outside the circle (c, r); all of it when there is no c. */
+function outsideCircle(a, b, c, r) {
+  if (!c) return [[a, b]];
+  const d = [b[0] - a[0], b[1] - a[1]];
+  const f = [a[0] - c[0], a[1] - c[1]];
+  const A = d[0] ** 2 + d[1] ** 2;
+  const B = 2 * (f[0] * d[0] + f[1] * d[1]);
+  const C = f[0] ** 2 + f[1] ** 2 - r * r;
+  const disc = B * B - 4 * A * C;
+  if (A === 0 || disc <= 0) return A === 0 ? [] : [[a, b]];
+  const t1 = (-B - Math.sqrt(disc)) / (2 * A);
+  const t2 = (-B + Math.sqrt(disc)) / (2 * A);
+  const at = (t) => [a[0] + t * d[0], a[1] + t * d[1]];
+  const parts = [];
+  if (t1 > 0) parts.push([a, at(Math.min(t1, 1))]);
+  if (t2 < 1) parts.push([at(Math.max(t2, 0)), b]);
+  return parts;
 }

@@ -62,30 +62,53 @@ async function fetchFrames(detector, since, until) {
   return frames;
 }
 
+/** The newest ``hours`` of ``detector``, in time order: newest-first pages (the first one
+ * is enough to show a frame), walked back until a frame is older than that. */
+async function fetchNewest(detector, hours) {
+  const frames = [];
+  let cutoff = null;
+  let cursor = null;
+  const limit = String(Math.min(500, Math.max(50, hours * 8))); // ~6 frames an hour
+  do {
+    const query = new URLSearchParams({ detector, order: "newest", limit });
+    if (cursor) query.set("cursor", cursor);
+    const page = await api(`/api/frames?${query}`);
+    for (const frame of page.items) {
+      const at = Date.parse(frame.observed_at);
+      if (cutoff === null) cutoff = at - hours * 3.6e6;
+      if (at < cutoff) return frames.reverse();
+      frames.push(frame);
+    }
+    cursor = page.next_cursor;
+  } while (cursor && frames.length < MAX_FRAMES);
+  return frames.reverse();
+}
+
+/** Why there is nothing to show: the store's own words when it cannot be read. */
+async function whyNoFrames(detector) {
+  const health = await api("/api/health");
+  return health.store.reachable
+    ? [`no ${detector.toUpperCase()} frames in the store yet`, "info"]
+    : [`store: ${health.store.error}`, "error"];
+}
+
 /** Load the player: the newest ``hours`` of the detector (or the open candidate's window),
  * showing frame ``name`` when it is among them. */
 async function reload(name) {
   const gen = ++state.loadGen;
   const detector = state.detector;
   try {
-    let since;
-    let until;
-    if (state.window) {
-      ({ since, until } = state.window);
-    } else {
-      const health = await api("/api/health");
-      if (!health.store.reachable) status(`store: ${health.store.error}`, "error");
-      const newest = health.newest_frames.find((n) => n.detector === detector);
-      if (newest && newest.observed_at) {
-        since = new Date(Date.parse(newest.observed_at) - state.hours * 3.6e6).toISOString();
-      }
-    }
-    const frames = since ? await fetchFrames(detector, since, until) : [];
+    const frames = state.window
+      ? await fetchFrames(detector, state.window.since, state.window.until)
+      : await fetchNewest(detector, state.hours);
     if (gen !== state.loadGen) return;
     player.setFrames(frames, name);
-    if (!frames.length) status(`no ${detector.toUpperCase()} frames in the store yet`);
+    if (!frames.length) status(...(await whyNoFrames(detector)));
   } catch (err) {
     showError(err, `${detector.toUpperCase()} frames`);
+    if (gen === state.loadGen && !player.frames.length) {
+      player.display(null, null, "no frames: the status line above says why");
+    }
   }
   await refreshCandidates();
 }
@@ -108,6 +131,12 @@ async function refreshCandidates() {
     if (detector !== state.detector) return;
     state.candidates = list.items;
     renderList();
+    // the open candidate grew (a new hour's hunt) or was judged elsewhere: show that
+    const open = state.open && list.items.find((c) => c.id === state.open.id);
+    if (open && (open.n_frames !== state.open.n_frames || open.status !== state.open.status)) {
+      state.open = await api(open.url);
+      renderCandidate(state.open);
+    }
     await refreshTracks();
   } catch (err) {
     showError(err, "candidates");
@@ -135,7 +164,8 @@ function renderList() {
     return row;
   });
   $("candidate-list").replaceChildren(...rows);
-  $("candidate-count").textContent = `${state.detector.toUpperCase()} · ${rows.length}, best first`;
+  const count = rows.length ? `${rows.length}, best first` : "none yet";
+  $("candidate-count").textContent = `${state.detector.toUpperCase()} · ${count}`;
   $("no-candidates").hidden = rows.length > 0;
 }
 
@@ -156,10 +186,12 @@ async function refreshTracks() {
     player.setTracks([]);
     return;
   }
-  const first = frames[0].observed_at;
-  const last = frames[frames.length - 1].observed_at;
+  const first = Date.parse(frames[0].observed_at);
+  const last = Date.parse(frames[frames.length - 1].observed_at);
   const ranked = state.candidates.map((c, i) => ({ ...c, rank: i + 1 }));
-  const inView = ranked.filter((c) => c.last_seen_at >= first && c.first_seen_at <= last);
+  const inView = ranked.filter(
+    (c) => Date.parse(c.last_seen_at) >= first && Date.parse(c.first_seen_at) <= last,
+  );
   const shown = inView.slice(0, OVERLAY_MAX);
   const open = state.open && inView.find((c) => c.id === state.open.id);
   if (open && !shown.includes(open)) shown.push(open);
@@ -437,6 +469,10 @@ function bindControls() {
   token.addEventListener("input", () => {
     setToken(token.value.trim());
     tokenState();
+  });
+  // a viewer that wanted a token for its reads shows nothing yet: load again with it
+  token.addEventListener("change", () => {
+    if (!player.frames.length) reload().then(route);
   });
   tokenState();
 }
