@@ -60,6 +60,7 @@ def filled_store(sqlite_store: LifecycleStore) -> LifecycleStore:
                     "processed_png": ProductFile(f"/f/{n}.png", 310_000),
                 },
                 stats={"noise_sigma": 0.3},
+                roll_deg=180.0 if n == FILLED_NAMES[0] else 0.0,  # one frame turned
             ),
             now=t,
         )

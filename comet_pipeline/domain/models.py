@@ -112,6 +112,9 @@ class Frame:
     stats: dict[str, float] = field(default_factory=dict)
     background_kind: str | None = None  # "rolling", or a fallback: "self" / "radial"
     background_frames: int | None = None  # earlier frames the rolling background used
+    # CROTA1 of the header: near 180 the PNGs are the array turned (see imaging.orientation);
+    # None for frames processed before the store kept it
+    roll_deg: float | None = None
 
     def path(self, product: str) -> str | None:
         """The file of ``product`` (a registry name), or None when this frame has none."""

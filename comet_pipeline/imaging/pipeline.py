@@ -295,6 +295,7 @@ class FrameProcessor:
             stats=stats.as_dict(),
             background_kind=sub.kind,
             background_frames=sub.frames,
+            roll_deg=info.roll_deg,
         )
 
 

@@ -65,6 +65,10 @@ class FrameSummary(BaseModel):
     name: str
     detector: Detector
     observed_at: datetime
+    roll_deg: float | None = Field(
+        description="CROTA1: beyond ±90° the PNGs show the array turned 180° (flipped left-right"
+        " relative to an unrolled frame); null for frames processed before it was kept"
+    )
     url: str = Field(description="this frame's detail")
     products: dict[str, str] = Field(description="product name -> file URL")
 

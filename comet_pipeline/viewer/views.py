@@ -53,6 +53,7 @@ def frame_summary(frame: Frame) -> FrameSummary:
         name=frame.name,
         detector=frame.detector,
         observed_at=frame.observed_at,
+        roll_deg=frame.roll_deg,
         url=frame_url(frame.name),
         products={p: product_url(frame.name, p) for p in frame.products if p in BY_NAME},
     )

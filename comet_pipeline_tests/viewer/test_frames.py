@@ -21,6 +21,7 @@ def _summary(name, at):
         "name": name,
         "detector": "c3",
         "observed_at": at,
+        "roll_deg": 180.0 if name == "32000000.fts" else 0.0,
         "url": f"/api/frames/{name}",
         "products": {
             "calibrated": f"/products/{name}/calibrated",

@@ -54,6 +54,7 @@ def frame_record(row: Row, products: Iterable[Row]) -> Frame:
         stats=stats,
         background_kind=row["background_kind"],
         background_frames=row["background_frames"],
+        roll_deg=row["roll_deg"],
     )
 
 
@@ -170,6 +171,7 @@ def _upsert_frame(db: sqlite_utils.Database, frame: Frame, now: datetime) -> Non
             "stats_json": json.dumps(stats, sort_keys=True),
             "background_kind": frame.background_kind,
             "background_frames": frame.background_frames,
+            "roll_deg": frame.roll_deg,
             "processed_at": to_iso(now),
         },
         pk="name",

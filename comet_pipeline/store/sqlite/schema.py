@@ -200,6 +200,8 @@ MIGRATIONS: tuple[Step, ...] = (
         "CREATE INDEX idx_frames_detector_observed_name ON frames(detector, observed_at, name)",
         "DROP INDEX idx_frames_detector_observed",
     ),
+    # 8: a frame's roll (CROTA1), so a viewer can map display pixels to the array's.
+    ("ALTER TABLE frames ADD COLUMN roll_deg REAL",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -31,9 +31,8 @@ export const PRODUCTS = {
 // The PNG's row 0 is its top, so an unrolled frame is displayed flipped vertically; a frame
 // rolled by ~180 deg is displayed flipped horizontally instead.
 
-/** True when a frame is rolled by ~180 deg (|CROTA| > 90).
- * TODO(roll): the API gives no roll angle yet, so every frame is taken as unrolled. A
- * `roll_deg` field (the header's CROTA1) on each /api/frames item is all this needs. */
+/** True when a frame is rolled by ~180 deg (|CROTA| > 90): the API's `roll_deg` (CROTA1).
+ * Frames processed before the store kept it have null, and are taken as unrolled. */
 export function isRolled(frame) {
   const roll = frame && frame.roll_deg;
   if (typeof roll !== "number") return false;
