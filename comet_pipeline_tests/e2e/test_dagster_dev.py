@@ -86,6 +86,39 @@ def _wait(predicate, *, timeout: float, what: str, proc: subprocess.Popen):
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def _the_viewer_shows_the_run_and_the_frames(env: dict[str, str], run_id: str) -> None:
+    """What `make dev` runs beside dagster dev: the viewer, reading the same home and asking
+    the same webserver for its runs and sensors."""
+    serve = subprocess.Popen(
+        [str(BIN / "comet-pipeline"), "serve", "--port", "0"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert serve.stdout is not None
+        line = serve.stdout.readline()  # printed once the socket listens
+        base = line.split()[2].rstrip("/")
+        page = requests.get(base + "/", timeout=10)
+        assert page.status_code == 200 and 'id="player-image"' in page.text
+        jobs = requests.get(base + "/api/jobs", timeout=10).json()["items"]
+        assert [(j["run_id"], j["status"]) for j in jobs if j["run_id"] == run_id] == [
+            (run_id, "SUCCESS")
+        ]
+        health = requests.get(base + "/api/health", timeout=10).json()
+        assert health["dagster"]["reachable"] is True
+        sensors = {s["name"]: s["status"] for s in health["dagster"]["sensors"]}
+        assert sensors["downlink_sensor"] == "STOPPED"  # stopped above, and Dagster says so
+        frames = requests.get(base + "/api/frames", params={"detector": "c3"}, timeout=10)
+        assert frames.status_code == 200 and frames.json()["items"]
+    finally:
+        os.killpg(serve.pid, signal.SIGTERM)
+        serve.wait(timeout=30)
+
+
 @pytest.mark.slow
 def test_dagster_dev_launches_a_partition_run_over_graphql(tmp_path: Path):
     dagster_home = tmp_path / "dagster_home"
@@ -173,6 +206,7 @@ def test_dagster_dev_launches_a_partition_run_over_graphql(tmp_path: Path):
         assert records
         assert {r.state for r in records} <= {FileState.PROCESSED, FileState.SKIPPED}
         assert store.frames_between(Detector.C3, hour, hour + timedelta(hours=1))
+        _the_viewer_shows_the_run_and_the_frames(env | {"COMET_DAGSTER_URL": url[:-8]}, run_id)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
