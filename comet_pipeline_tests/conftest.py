@@ -61,6 +61,8 @@ def filled_store(sqlite_store: LifecycleStore) -> LifecycleStore:
                 },
                 stats={"noise_sigma": 0.3},
                 roll_deg=180.0 if n == FILLED_NAMES[0] else 0.0,  # one frame turned
+                naxis1=1024,
+                naxis2=1024,
             ),
             now=t,
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import sys
 
-from comet_pipeline.domain import utcnow
+from comet_pipeline.domain import HUNT_REVIEWER, utcnow
 from comet_pipeline.settings import Settings
 from comet_pipeline.store import SQLiteStore, StoreError
 from comet_pipeline.viewer.auth import new_token, token_hash
@@ -29,6 +29,13 @@ def _store(settings: Settings) -> SQLiteStore | None:
 
 
 def create_token(settings: Settings, name: str) -> int:
+    if name.lower() == HUNT_REVIEWER:
+        print(
+            f"comet-pipeline: {name!r} is reserved: the audit uses it for verdicts the hunt "
+            "carries over in a merge",
+            file=sys.stderr,
+        )
+        return 2
     if not NAME.fullmatch(name):
         print(
             f"comet-pipeline: a token name is 1-64 letters, digits, '_', '.', '@' or '-', "

@@ -165,7 +165,9 @@ def candidates_metadata(result: HuntResult) -> Metadata:
         "merged_away": len(result.merged_away),
         # hunters' verdicts on the candidates this hunt touched (a verdict survives re-finds)
         **{
-            f"verdicts/{status.value}": sum(1 for s in result.statuses.values() if s is status)
+            f"verdicts/{status.value}": sum(
+                1 for c in result.candidates if result.statuses.get(c.id) is status
+            )
             for status in CandidateStatus
         },
         "verdicts_carried_by_merges": len(result.carried),

@@ -17,6 +17,7 @@ from comet_pipeline.domain.models import (
 )
 from comet_pipeline.domain.states import (
     FILE_TRANSITIONS,
+    HUNT_REVIEWER,
     SLOT_TRANSITIONS,
     TERMINAL_FILE_STATES,
     CandidateStatus,
@@ -27,6 +28,7 @@ from comet_pipeline.domain.timeutil import from_iso, to_iso, utc, utcnow
 
 __all__ = [
     "FILE_TRANSITIONS",
+    "HUNT_REVIEWER",
     "SLOT_TRANSITIONS",
     "TERMINAL_FILE_STATES",
     "ArchiveFile",

@@ -115,6 +115,9 @@ class Frame:
     # CROTA1 of the header: near 180 the PNGs are the array turned (see imaging.orientation);
     # None for frames processed before the store kept it
     roll_deg: float | None = None
+    # the array's size (a binned frame is 512 or 256 on a side; its PNGs are shown at 1024)
+    naxis1: int | None = None
+    naxis2: int | None = None
 
     def path(self, product: str) -> str | None:
         """The file of ``product`` (a registry name), or None when this frame has none."""

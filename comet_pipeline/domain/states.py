@@ -39,6 +39,10 @@ class CandidateStatus(StrEnum):
     REPORTED = "reported"
 
 
+#: Who a verdict carried over by a merge is "by" in the audit (no token may take this name).
+HUNT_REVIEWER = "hunt"
+
+
 SLOT_TRANSITIONS: dict[SlotState, frozenset[SlotState]] = {
     # A slot whose window is already over when we first see it may skip ACTIVE.
     SlotState.PENDING: frozenset({SlotState.ACTIVE, SlotState.DONE, SlotState.MISSED}),

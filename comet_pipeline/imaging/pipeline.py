@@ -296,6 +296,8 @@ class FrameProcessor:
             background_kind=sub.kind,
             background_frames=sub.frames,
             roll_deg=info.roll_deg,
+            naxis1=info.naxis1,
+            naxis2=info.naxis2,
         )
 
 

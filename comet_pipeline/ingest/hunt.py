@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from comet_pipeline.domain import CandidateStatus, DetectionRecord, Detector, Frame
+from comet_pipeline.domain import HUNT_REVIEWER, CandidateStatus, DetectionRecord, Detector, Frame
 from comet_pipeline.hunting.hunter import DEFAULT_CONFIG
 from comet_pipeline.hunting.model import Candidate, HuntFrame
 from comet_pipeline.hunting.persist import candidate_from_rows, candidate_row, detection_rows
@@ -25,7 +25,7 @@ from comet_pipeline.hunting.report import cutout_strip, strip_png
 from comet_pipeline.hunting.sliding import SlidingHunter
 from comet_pipeline.hunting.stats import HuntStats
 from comet_pipeline.imaging.products import PROCESSED
-from comet_pipeline.store import LifecycleStore
+from comet_pipeline.store import LifecycleStore, VerdictChanged
 
 #: Frames hunted together: a C3 Kreutz comet needs a few hours to show its motion.
 HUNT_WINDOW = timedelta(hours=6)
@@ -248,7 +248,10 @@ def _carry_verdicts(
         if record is not None and record.status is not CandidateStatus.NEW
     ]
     for survivor in survivors if judged else []:
-        current = result.statuses.get(survivor.id, CandidateStatus.NEW)
+        stored = store.candidate(survivor.id)
+        if stored is None:
+            continue
+        current = stored.status  # now, not when it was saved: a hunter may have judged it
         track = detection_rows(survivor)
         best = max(
             (r for r, dets in judged if shares_sighting(dets, track)),
@@ -257,13 +260,17 @@ def _carry_verdicts(
         )
         if best is None or VERDICT_RANK[best.status] <= VERDICT_RANK[current]:
             continue
-        store.review_candidate(
-            survivor.id,
-            best.status,
-            by="hunt",
-            now=now,
-            note=f"carried over from {best.id}, which the hunt merged into this candidate",
-        )
+        try:
+            store.review_candidate(
+                survivor.id,
+                best.status,
+                by=HUNT_REVIEWER,
+                now=now,
+                note=f"carried over from {best.id}, which the hunt merged into this candidate",
+                expected=current,
+            )
+        except VerdictChanged:  # a hunter gave one just now: theirs stands
+            continue
         result.statuses[survivor.id] = best.status
         result.carried[survivor.id] = best.id
 

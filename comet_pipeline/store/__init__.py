@@ -8,6 +8,7 @@ from comet_pipeline.store.errors import (
     StoreError,
     UnknownCandidate,
     UnknownFile,
+    VerdictChanged,
 )
 from comet_pipeline.store.sqlite import (
     CHRONOLOGICAL_FILES_SQL,
@@ -26,5 +27,6 @@ __all__ = [
     "StoreError",
     "UnknownCandidate",
     "UnknownFile",
+    "VerdictChanged",
     "migrate",
 ]

@@ -242,10 +242,12 @@ class LifecycleStore(Protocol):
         by: str,
         now: datetime,
         note: str | None = None,
+        expected: CandidateStatus | None = None,
     ) -> CandidateRecord:
         """Set a hunter's verdict and audit it (a ``candidate_reviews`` row) in one
-        transaction; UnknownCandidate when there is no such candidate. ``upsert_candidate``
-        never changes the status of an existing candidate."""
+        transaction; UnknownCandidate when there is no such candidate. With ``expected``,
+        only if the status still is that (compare-and-set; else VerdictChanged).
+        ``upsert_candidate`` never changes the status of an existing candidate."""
 
     def reviews_for(self, candidate_id: str) -> list[CandidateReview]:
         """The candidate's verdicts, oldest first (kept after the candidate is merged away)."""

@@ -23,6 +23,17 @@ class UnknownCandidate(StoreError, LookupError):
         self.candidate_id = candidate_id
 
 
+class VerdictChanged(StoreError):
+    """A verdict given only "if the candidate is still X" found it was not (someone gave
+    another meanwhile): nothing was written."""
+
+    def __init__(self, candidate_id: str, expected: str, found: str) -> None:
+        super().__init__(
+            f"candidate {candidate_id!r} is {found} now, not {expected}: verdict not written"
+        )
+        self.candidate_id = candidate_id
+
+
 class IllegalTransition(StoreError):
     """A move the state machine forbids (a programming error, not a lost race)."""
 

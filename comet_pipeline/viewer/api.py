@@ -154,7 +154,8 @@ def frames(
     ``order=newest`` opens a player on the latest frames in one request, and its cursor
     walks back in time."""
     start, end = window(since, until)
-    after = decode_cursor(cursor) if cursor is not None else None
+    newest = order is FrameOrder.NEWEST
+    after = decode_cursor(cursor, newest_first=newest) if cursor is not None else None
     store = ctx.store.get()
     if store is None:
         return FramePage(items=[], next_cursor=None)
@@ -164,13 +165,17 @@ def frames(
         end,
         after=after,
         limit=limit + 1,
-        newest_first=order is FrameOrder.NEWEST,
+        newest_first=newest,
     )
     page = found[:limit]
     more = len(found) > limit
     return FramePage(
         items=[frame_summary(f) for f in page],
-        next_cursor=encode_cursor(page[-1].observed_at, page[-1].name) if more else None,
+        next_cursor=(
+            encode_cursor(page[-1].observed_at, page[-1].name, newest_first=newest)
+            if more
+            else None
+        ),
     )
 
 

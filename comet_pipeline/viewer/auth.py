@@ -58,8 +58,14 @@ def _token_owner(ctx: ViewerContext, token: str) -> str | None:
 
 
 async def require_token(request: Request, ctx: Context, credentials: Credentials) -> str:
-    """The name of the token the request carries; 401 without a valid one. Checked once
-    per request (a write behind the read gate would otherwise count a bad token twice)."""
+    """The name of the token the request carries; 401 without a valid one."""
+    token = credentials.credentials.strip() if credentials is not None else ""
+    return await _check(request, ctx, token)
+
+
+async def _check(request: Request, ctx: Context, token: str) -> str:
+    """Checked once per request (a write behind the read gate would otherwise count a bad
+    token twice), after the throttle's wait for this address."""
     known = getattr(request.state, "token_owner", None)
     if isinstance(known, str):
         return known
@@ -67,7 +73,6 @@ async def require_token(request: Request, ctx: Context, credentials: Credentials
     wait = ctx.throttle.delay_s(address)
     if wait > 0:
         await asyncio.sleep(wait)
-    token = credentials.credentials.strip() if credentials is not None else ""
     if not token:
         raise Unauthorized(
             "this needs a token: send 'Authorization: Bearer <token>' "
@@ -82,10 +87,13 @@ async def require_token(request: Request, ctx: Context, credentials: Credentials
     return owner
 
 
-async def require_read_access(request: Request, ctx: Context, credentials: Credentials) -> None:
-    """Reads are open on loopback; a viewer bound to another address wants the token."""
+async def require_read_access(request: Request, ctx: Context) -> None:
+    """Reads are open on loopback; a viewer bound to another address wants the token. The
+    header is read here by hand, not through the HTTPBearer scheme, so the OpenAPI page
+    marks only the writes as needing a token."""
     if ctx.reads_need_token:
-        await require_token(request, ctx, credentials)
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        await _check(request, ctx, value.strip() if scheme.lower() == "bearer" else "")
 
 
 #: A route parameter: the token's name, for routes that change something.

@@ -27,6 +27,8 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from comet_pipeline.archive.deadline import Deadline, DeadlineAdapter
+
 #: Seconds to connect, to wait for each read, and for the body as a whole: the viewer's own
 #: request (``/api/health`` included) waits on it, and a local webserver answers in ms.
 TIMEOUT_S = 3.0
@@ -555,9 +557,25 @@ class DagsterGraphQL:
             ) from None
 
     def _post(self, body: dict[str, object]) -> _Envelope:
-        deadline = time.monotonic() + self.timeout_s
+        # The archive client's deadline: a timer shuts the sockets when it passes, so a
+        # webserver that drips bytes (headers or body) cannot hold a request for longer.
+        with Deadline(self.timeout_s) as cutoff, requests.Session() as session:
+            session.mount("http://", DeadlineAdapter())
+            session.mount("https://", DeadlineAdapter())
+            try:
+                return self._post_within(session, body, time.monotonic() + self.timeout_s)
+            except DagsterUnreachable:
+                if cutoff.expired:
+                    raise DagsterUnreachable(
+                        self.url, f"did not answer within {self.timeout_s:g} s"
+                    ) from None
+                raise
+
+    def _post_within(
+        self, session: requests.Session, body: dict[str, object], deadline: float
+    ) -> _Envelope:
         try:
-            with requests.post(
+            with session.post(
                 self.endpoint,
                 data=json.dumps(body).encode("utf-8"),
                 headers={"Accept": "application/json", "Content-Type": "application/json"},

@@ -107,6 +107,8 @@ def _asking_dagster() -> Iterator[None]:
         raise Unavailable(str(err)) from None
     except DagsterRefused as err:
         log.warning("%s", one_line(str(err)))
+        if err.kind == "UnauthorizedError":  # e.g. a webserver started with --read-only
+            raise Forbidden(str(err)) from None
         raise BadGateway(str(err)) from None
 
 

@@ -51,23 +51,37 @@ def window(since: datetime | None, until: datetime | None) -> tuple[datetime, da
 _CURSOR_SEP = "|"
 
 
-def encode_cursor(observed_at: datetime, name: str) -> str:
-    """The key of a page's last frame, URL-safe and opaque to clients."""
-    raw = f"{to_iso(observed_at)}{_CURSOR_SEP}{name}".encode()
+#: The cursor's first character: which way its listing runs.
+_FORWARD, _BACKWARD = "+", "-"
+
+
+def encode_cursor(observed_at: datetime, name: str, *, newest_first: bool = False) -> str:
+    """The key of a page's last frame and the listing's direction, URL-safe and opaque."""
+    way = _BACKWARD if newest_first else _FORWARD
+    raw = f"{way}{to_iso(observed_at)}{_CURSOR_SEP}{name}".encode()
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The key a cursor from ``encode_cursor`` holds; anything else is a 400."""
+def decode_cursor(cursor: str, *, newest_first: bool = False) -> tuple[datetime, str]:
+    """The key a cursor from ``encode_cursor`` holds; anything else is a 400, and so is a
+    cursor of the other direction (it would silently skip or repeat frames)."""
+    way = ""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         text = base64.b64decode(padded, altchars=b"-_", validate=True).decode("utf-8")
+        way, text = text[:1], text[1:]
         stamp, name = text.split(_CURSOR_SEP, 1)
         observed_at = from_iso(stamp)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         observed_at, name = EARLIEST, ""
-    if not name:
+    if not name or way not in (_FORWARD, _BACKWARD):
         raise BadRequest(
             "cursor is not one this API gave out: ask again without it for the first page"
+        )
+    if (way == _BACKWARD) != newest_first:
+        given, other = ("newest", "oldest") if way == _BACKWARD else ("oldest", "newest")
+        raise BadRequest(
+            f"this cursor continues an order={given} listing, not order={other}: pass "
+            f"order={given}, or ask again without a cursor"
         )
     return observed_at, name

@@ -12,7 +12,13 @@ from comet_pipeline.store import UnknownCandidate
 from comet_pipeline.viewer.api import candidate_view
 from comet_pipeline.viewer.auth import Writer
 from comet_pipeline.viewer.context import Context
-from comet_pipeline.viewer.errors import ERROR_RESPONSES, NotFound, Unavailable
+from comet_pipeline.viewer.errors import (
+    ERROR_RESPONSES,
+    STORE_ERRORS,
+    NotFound,
+    Unavailable,
+    one_line,
+)
 from comet_pipeline.viewer.schemas import CandidateDetail, ReviewIn
 
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
@@ -25,13 +31,19 @@ router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
 def review(ctx: Context, candidate_id: str, verdict: ReviewIn, caller: Writer) -> CandidateDetail:
     """Audited like a lifecycle transition (from, to, who, when, note); the hourly hunt
     keeps the verdict when it finds the same track again."""
-    writer = ctx.writer.get() if ctx.writer is not None else None
-    if writer is None:
+    if ctx.writer is None:
         raise Unavailable("this viewer was started without write access to the store")
     try:
+        writer = ctx.writer.get()
+        if writer is None:
+            raise NotFound(f"no candidate with id {candidate_id!r} (no lifecycle store yet)")
         updated = writer.review_candidate(
             candidate_id, verdict.status, by=caller, now=ctx.clock(), note=verdict.note
         )
     except UnknownCandidate as err:
         raise NotFound(str(err)) from None
+    except STORE_ERRORS as err:  # e.g. a read-only home: the reads work, this write cannot
+        raise Unavailable(
+            f"the verdict could not be written to {ctx.writer.path}: {one_line(str(err))}"
+        ) from None
     return candidate_view(ctx, writer, updated)

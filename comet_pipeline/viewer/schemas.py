@@ -69,6 +69,11 @@ class FrameSummary(BaseModel):
         description="CROTA1: beyond ±90° the PNGs show the array turned 180° (flipped left-right"
         " relative to an unrolled frame); null for frames processed before it was kept"
     )
+    naxis1: int | None = Field(
+        description="the array's width: 1024, or 512/256 when binned (the PNGs are 1024 px,"
+        " so a display pixel is naxis1/1024 array pixels); null for older frames"
+    )
+    naxis2: int | None = Field(description="the array's height, as naxis1")
     url: str = Field(description="this frame's detail")
     products: dict[str, str] = Field(description="product name -> file URL")
 

@@ -54,6 +54,8 @@ def frame_summary(frame: Frame) -> FrameSummary:
         detector=frame.detector,
         observed_at=frame.observed_at,
         roll_deg=frame.roll_deg,
+        naxis1=frame.naxis1,
+        naxis2=frame.naxis2,
         url=frame_url(frame.name),
         products={p: product_url(frame.name, p) for p in frame.products if p in BY_NAME},
     )

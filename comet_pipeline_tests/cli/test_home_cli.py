@@ -189,6 +189,8 @@ def test_token_create_prints_it_once_and_keeps_only_its_hash(tmp_path, capsys, m
         assert token not in (home / "lifecycle.db").read_bytes().decode("latin-1")
         assert main(["token", "create", "ada"]) == 2 and "exists already" in capsys.readouterr().err
         assert main(["token", "create", "no spaces"]) == 2
+        assert main(["token", "create", "Hunt"]) == 2  # the audit's name for merges
+        assert "reserved" in capsys.readouterr().err
         capsys.readouterr()
         assert main(["token", "list"]) == 0 and capsys.readouterr().out == "ada\n"
         assert main(["token", "revoke", "ada"]) == 0

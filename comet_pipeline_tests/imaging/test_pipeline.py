@@ -97,6 +97,7 @@ def test_layout_kinds_and_difference(sequence):
     assert first.background_kind == "self"
     assert outs[3].background_kind == "rolling" and outs[3].background_frames == 3
     assert first.roll_deg == 0.0  # the header's CROTA1, kept for the viewer
+    assert (first.naxis1, first.naxis2) == (1024, 1024)
     assert product_path(last, DIFFERENCE).name == "30000004.diff.fits"
     for p in _products(last):
         assert p.exists(), p

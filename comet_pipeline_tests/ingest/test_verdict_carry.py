@@ -64,3 +64,19 @@ def test_a_sighting_is_the_same_file_within_two_pixels():
     assert shares_sighting(a, detection_rows(track("b", 2, 301.5)))
     assert not shares_sighting(a, detection_rows(track("c", 2, 303.0)))
     assert not shares_sighting(a, detection_rows(track("d", 3, 300.0)))  # no common file
+
+
+def test_a_verdict_given_while_the_hunt_ran_is_not_overridden(tmp_path):
+    """The hunt saved the survivor as new hours ago (a backfill); a hunter confirmed it
+    since. The carry reads the status now, and a rejected neighbour does not undo it."""
+    store = SQLiteStore(tmp_path / "lifecycle.db")
+    store.register_files(FILES, now=T0)
+    old, survivor = track("old", 0, 300.0), track("new", 2, 300.0)
+    stored(store, old)
+    stored(store, survivor)
+    store.review_candidate("old", CandidateStatus.REJECTED, by="ada", now=T0)
+    stale = HuntResult(statuses={"new": CandidateStatus.NEW})  # as saved, before the verdict
+    store.review_candidate("new", CandidateStatus.CONFIRMED, by="bob", now=T0)
+    _carry_verdicts(store, {"old"}, [survivor], T0, stale)
+    assert stale.carried == {}
+    assert store.candidate("new").status is CandidateStatus.CONFIRMED

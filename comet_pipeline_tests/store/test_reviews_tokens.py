@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from comet_pipeline.domain import CandidateRecord, CandidateStatus
-from comet_pipeline.store import StoreError, UnknownCandidate
+from comet_pipeline.store import StoreError, UnknownCandidate, VerdictChanged
 from comet_pipeline_tests.store._helpers import T0, many_files
 
 
@@ -95,3 +95,19 @@ def test_tokens_are_found_by_hash_until_revoked(store):
     assert store.token_names() == ["bob"]
     with pytest.raises(StoreError, match="exists already"):  # a revoked name stays taken
         store.create_token("ada", "e" * 64, now=T0)
+
+
+def test_a_verdict_can_be_conditional_on_the_status_it_replaces(store):
+    store.upsert_candidate(candidate(), now=T0)
+    cid = candidate().id
+    store.review_candidate(cid, CandidateStatus.CONFIRMED, by="ada", now=T0)
+    with pytest.raises(VerdictChanged, match="is confirmed now, not new"):
+        store.review_candidate(
+            cid, CandidateStatus.REJECTED, by="hunt", now=T0, expected=CandidateStatus.NEW
+        )
+    assert store.candidate(cid).status is CandidateStatus.CONFIRMED
+    assert len(store.reviews_for(cid)) == 1
+    store.review_candidate(
+        cid, CandidateStatus.REPORTED, by="ada", now=T0, expected=CandidateStatus.CONFIRMED
+    )
+    assert store.candidate(cid).status is CandidateStatus.REPORTED

@@ -171,13 +171,15 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def dagster_webserver(workdir: Path) -> Iterator[DagsterWebserver]:
-    """A webserver started under ``workdir`` and stopped on exit."""
+def dagster_webserver(workdir: Path, *, read_only: bool = False) -> Iterator[DagsterWebserver]:
+    """A webserver started under ``workdir`` and stopped on exit; a second one on the same
+    ``workdir`` shares the first one's instance (``read_only``: started ``--read-only``)."""
     dagster_home = workdir / "dagster_home"
-    dagster_home.mkdir(parents=True)
-    (dagster_home / "dagster.yaml").write_bytes((REPO / "dagster.yaml").read_bytes())
     comet_home = workdir / "comet_home"
-    comet_home.mkdir()
+    if not dagster_home.exists():
+        dagster_home.mkdir(parents=True)
+        (dagster_home / "dagster.yaml").write_bytes((REPO / "dagster.yaml").read_bytes())
+        comet_home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COMET_", "DAGSTER_"))}
     env |= {
         "DAGSTER_HOME": str(dagster_home),
@@ -186,13 +188,14 @@ def dagster_webserver(workdir: Path) -> Iterator[DagsterWebserver]:
         "COMET_SCHEDULE_URL": "sim://schedule",
     }
     port = free_port()
-    log = workdir / "webserver.log"
+    log = workdir / ("webserver-read-only.log" if read_only else "webserver.log")
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
                 str(BIN / "dagster-webserver"),
                 *("-w", str(REPO / "workspace.yaml")),
                 *("-h", "127.0.0.1", "-p", str(port)),
+                *(("--read-only",) if read_only else ()),
             ],
             cwd=REPO,
             env=env,

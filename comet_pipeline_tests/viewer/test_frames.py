@@ -22,6 +22,8 @@ def _summary(name, at):
         "detector": "c3",
         "observed_at": at,
         "roll_deg": 180.0 if name == "32000000.fts" else 0.0,
+        "naxis1": 1024,
+        "naxis2": 1024,
         "url": f"/api/frames/{name}",
         "products": {
             "calibrated": f"/products/{name}/calibrated",
@@ -108,6 +110,12 @@ def test_newest_first_pages_walk_back_through_the_same_frames(settings, many_fra
         if (cursor := body.json()["next_cursor"]) is None:
             break
     assert backward == forward[::-1] and len(backward) == 50
+    first = viewer.get("/api/frames", params={"detector": "c3", "limit": 9, "order": "newest"})
+    mixed = viewer.get(
+        "/api/frames", params={"detector": "c3", "cursor": first.json()["next_cursor"]}
+    )
+    assert mixed.status_code == 400
+    assert "continues an order=newest listing" in mixed.json()["message"]
     assert viewer.get("/api/frames", params={"detector": "c3", "order": "up"}).status_code == 422
 
 

@@ -13,7 +13,10 @@ takes about 10 s), so these tests are in the default suite; should its start-up 
 
 from __future__ import annotations
 
+import http.server
 import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -317,3 +320,57 @@ def test_a_webserver_that_never_answers_times_out_with_the_url():
         with pytest.raises(DagsterUnreachable) as caught:
             DagsterGraphQL(url, timeout_s=0.3).runs(5)
     assert str(caught.value) == f"the Dagster webserver at {url} did not answer within 0.3 s"
+
+
+class _Dripping(http.server.BaseHTTPRequestHandler):
+    """Answers 200 at once, then the body one byte every 50 ms (a sick webserver)."""
+
+    def do_POST(self) -> None:  # noqa: N802  http.server's name
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "4000")
+        self.end_headers()
+        try:
+            for _ in range(4000):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.05)
+        except OSError:  # the client gave up: what this test wants
+            pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_webserver_that_drips_its_answer_is_cut_off_at_the_deadline():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Dripping)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        started = time.monotonic()
+        with pytest.raises(DagsterUnreachable) as caught:
+            DagsterGraphQL(url, timeout_s=0.5).runs(5)
+        elapsed = time.monotonic() - started
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert str(caught.value) == f"the Dagster webserver at {url} did not answer within 0.5 s"
+    assert elapsed < 2.0  # per-read timeouts alone would wait the whole 200 s drip
+
+
+@pytest.mark.slow
+def test_a_read_only_webserver_refuses_terminate_and_the_viewer_says_403(
+    settings, filled_store, serve_app, dagster, token
+):
+    """A second webserver over the same instance, started --read-only (as a public Dagster
+    UI might be): runs are listed, terminating one is Dagster's to refuse."""
+    run_id = dagster.launch("ingest_hour", {"dagster/partition": PARTITION})
+    with dagster_webserver(dagster.log.parent, read_only=True) as read_only:
+        viewer = make_viewer(replace(settings, dagster_url=read_only.url), serve_app)
+        assert _item(viewer, run_id) is not None  # reading is allowed
+        reply = viewer.post(f"/api/jobs/{run_id}/terminate", headers=bearer(token))
+    assert reply.status_code == 403, reply.text
+    assert read_only.url in reply.json()["message"]
+    assert dagster.status(run_id) == "QUEUED"  # nothing was stopped

@@ -71,3 +71,26 @@ def test_the_openapi_document_validates_against_the_openapi_3_1_schema(viewer):
     assert status["responses"]["401"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Problem"
     }
+
+
+def test_only_the_writes_are_documented_as_needing_a_token(viewer):
+    doc = viewer.get("/openapi.json").json()
+    secured = sorted(
+        f"{method.upper()} {path}"
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+        if op.get("security")
+    )
+    assert secured == [
+        "POST /api/candidates/{candidate_id}/status",
+        "POST /api/jobs/{run_id}/terminate",
+    ]
+
+
+def test_every_response_says_nosniff_and_carries_the_content_security_policy(viewer):
+    for path in ("/", "/api/health", "/api/frames?detector=c3", "/api/frames/nope"):
+        reply = viewer.get(path)
+        assert reply.headers["x-content-type-options"] == "nosniff", path
+        policy = reply.headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy, path
+    assert "content-security-policy" not in viewer.get("/docs").headers  # Swagger UI's CDN

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from comet_pipeline.domain import CandidateStatus
+from comet_pipeline.store import SQLiteStore
+from comet_pipeline.viewer import build_app
 from comet_pipeline.viewer.auth import new_token, token_hash
 from comet_pipeline.viewer.throttle import FailureThrottle
 from comet_pipeline_tests.shared import NOW
-from comet_pipeline_tests.viewer.conftest import CANDIDATE_ID, make_viewer
+from comet_pipeline_tests.viewer.conftest import CANDIDATE_ID, Viewer, make_viewer
 
 STATUS = f"/api/candidates/{CANDIDATE_ID}/status"
 
@@ -111,15 +115,25 @@ def test_repeated_wrong_tokens_are_slowed_down_and_a_right_one_clears_them():
     for _ in range(7):
         delays.append(throttle.delay_s("10.0.0.9"))
         throttle.failed("10.0.0.9")
+        clock.now += 1.0
     assert delays == [0.0, 0.0, 0.0, 0.25, 0.5, 1.0, 2.0]
     assert throttle.delay_s("10.0.0.9") == 2.0  # capped
     assert throttle.delay_s("10.0.0.10") == 0.0  # per address
     clock.now += 61.0
-    assert throttle.delay_s("10.0.0.9") == 0.0  # failures age out of the window
+    assert throttle.delay_s("10.0.0.9") == 0.0  # a quiet window later it starts afresh
     for _ in range(5):
         throttle.failed("10.0.0.9")
     throttle.succeeded("10.0.0.9")
     assert throttle.delay_s("10.0.0.9") == 0.0
+
+
+def test_a_flood_of_addresses_is_remembered_within_a_bound():
+    throttle = FailureThrottle(free=0, max_addresses=100, clock=Ticks())
+    for i in range(1000):
+        throttle.failed(f"10.0.{i // 256}.{i % 256}")
+    assert throttle.remembered() == 100
+    assert throttle.delay_s("10.0.3.231") > 0  # the most recent are kept
+    assert throttle.delay_s("10.0.0.0") == 0.0  # the oldest went first
 
 
 def test_the_viewer_slows_a_client_after_repeated_failures(viewer, token):
@@ -134,3 +148,22 @@ def test_the_viewer_slows_a_client_after_repeated_failures(viewer, token):
         viewer.post(STATUS, json={"status": "rejected"}, headers=bearer(token)).status_code == 200
     )
     assert throttle.delay_s("127.0.0.1") == 0.0
+
+
+def test_a_verdict_the_store_cannot_take_is_a_503_saying_it_could_not_be_written(
+    settings, filled_store, serve_app, token
+):
+    """A viewer whose write handle cannot write (as on a read-only home; file modes do not
+    stop root, so the handle itself is read-only here): reads work, the verdict is a 503."""
+    app = build_app(
+        settings,
+        partial(SQLiteStore, read_only=True),
+        open_writer=partial(SQLiteStore, read_only=True),
+        clock=lambda: NOW,
+    )
+    viewer = Viewer(serve_app(app), settings, app)
+    assert viewer.get(f"/api/candidates/{CANDIDATE_ID}").status_code == 200
+    reply = viewer.post(STATUS, json={"status": "rejected"}, headers=bearer(token))
+    assert reply.status_code == 503
+    assert reply.json()["message"].startswith("the verdict could not be written to ")
+    assert filled_store.candidate(CANDIDATE_ID).status is CandidateStatus.NEW

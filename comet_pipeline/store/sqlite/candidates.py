@@ -16,7 +16,7 @@ from comet_pipeline.domain import (
     utcnow,
 )
 from comet_pipeline.domain.text import bounded
-from comet_pipeline.store.errors import StoreError, UnknownCandidate
+from comet_pipeline.store.errors import StoreError, UnknownCandidate, VerdictChanged
 from comet_pipeline.store.sqlite.connection import SQLiteConnection
 from comet_pipeline.store.sqlite.rows import Row, Where, dt, json_list
 
@@ -111,9 +111,11 @@ class CandidateTables(SQLiteConnection):
         by: str,
         now: datetime,
         note: str | None = None,
+        expected: CandidateStatus | None = None,
     ) -> CandidateRecord:
         """Give a candidate a verdict and audit it (from, to, who, when, note) in one
-        transaction. The same verdict again is recorded too: a note may be the point."""
+        transaction. The same verdict again is recorded too: a note may be the point.
+        ``expected``: write only if the status still is that (else VerdictChanged)."""
         status = CandidateStatus(status)
         note = bounded(note.strip(), NOTE_CHARS) if note and note.strip() else None
         with self._write() as db:
@@ -122,6 +124,8 @@ class CandidateTables(SQLiteConnection):
             ).fetchone()
             if row is None:
                 raise UnknownCandidate(candidate_id)
+            if expected is not None and row["status"] != CandidateStatus(expected).value:
+                raise VerdictChanged(candidate_id, CandidateStatus(expected), row["status"])
             db.execute(
                 "UPDATE candidates SET status = ?, updated_at = ? WHERE id = ?",
                 (status.value, to_iso(now), candidate_id),

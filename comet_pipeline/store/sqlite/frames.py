@@ -55,6 +55,8 @@ def frame_record(row: Row, products: Iterable[Row]) -> Frame:
         background_kind=row["background_kind"],
         background_frames=row["background_frames"],
         roll_deg=row["roll_deg"],
+        naxis1=row["naxis1"],
+        naxis2=row["naxis2"],
     )
 
 
@@ -172,6 +174,8 @@ def _upsert_frame(db: sqlite_utils.Database, frame: Frame, now: datetime) -> Non
             "background_kind": frame.background_kind,
             "background_frames": frame.background_frames,
             "roll_deg": frame.roll_deg,
+            "naxis1": frame.naxis1,
+            "naxis2": frame.naxis2,
             "processed_at": to_iso(now),
         },
         pk="name",

@@ -198,10 +198,16 @@ MIGRATIONS: tuple[Step, ...] = (
     # page is read in index order, with no sort of the range first.
     (
         "CREATE INDEX idx_frames_detector_observed_name ON frames(detector, observed_at, name)",
-        "DROP INDEX idx_frames_detector_observed",
+        # IF EXISTS: sqlite-utils before 3.38 dropped indexes in migration 5's transform()
+        "DROP INDEX IF EXISTS idx_frames_detector_observed",
     ),
     # 8: a frame's roll (CROTA1), so a viewer can map display pixels to the array's.
     ("ALTER TABLE frames ADD COLUMN roll_deg REAL",),
+    # 9: and its array size, so a viewer maps the (1024 px) display to a binned array too.
+    (
+        "ALTER TABLE frames ADD COLUMN naxis1 INTEGER",
+        "ALTER TABLE frames ADD COLUMN naxis2 INTEGER",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
