@@ -17,6 +17,7 @@ from comet_pipeline.defs.assets.ingest import (
     processed_frames,
 )
 from comet_pipeline.defs.assets.playback import frame_playback
+from comet_pipeline.defs.assets.retention import product_retention
 from comet_pipeline.defs.checks import no_stuck_files
 from comet_pipeline.defs.jobs import build_jobs
 from comet_pipeline.defs.partitions import HOURLY
@@ -26,7 +27,11 @@ from comet_pipeline.defs.resources import (
     StoreResource,
     pipeline_resource,
 )
-from comet_pipeline.defs.schedules import daily_slots_schedule, hourly_sweep_schedule
+from comet_pipeline.defs.schedules import (
+    daily_retention_schedule,
+    daily_slots_schedule,
+    hourly_sweep_schedule,
+)
 from comet_pipeline.defs.sensors import SENSORS
 from comet_pipeline.settings import Settings, get_settings
 
@@ -37,6 +42,7 @@ ASSETS = [
     processed_frames,
     comet_candidates,
     frame_playback,
+    product_retention,
 ]
 
 
@@ -69,7 +75,7 @@ def build_definitions(
         asset_checks=[no_stuck_files],
         jobs=list(build_jobs(hourly_keys)),
         sensors=SENSORS,
-        schedules=[daily_slots_schedule, hourly_sweep_schedule],
+        schedules=[daily_slots_schedule, hourly_sweep_schedule, daily_retention_schedule],
         resources=build_resources(settings, clock=clock, **resource_overrides),
     )
 

@@ -54,6 +54,16 @@ class HomeLayout:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How many days each kind of file is kept (None: for ever), counted from observation.
+    Frames on the track of a candidate nobody rejected are kept whatever these say."""
+
+    raw_days: int | None = 14
+    fits_days: int | None = 60
+    png_days: int | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     archive_url: str = DEFAULT_ARCHIVE_URL
@@ -61,6 +71,10 @@ class Settings:
     detectors: tuple[Detector, ...] = (Detector.C2, Detector.C3)
     partitions_start: date = date(2025, 1, 1)
     dagster_url: str = DEFAULT_DAGSTER_URL
+    retention: Retention = Retention()
+    # COMET_STORE_URL: None keeps the lifecycle store in COMET_HOME (lifecycle.db, SQLite);
+    # postgresql://... puts it in that PostgreSQL database (store.open_store chooses)
+    store_url: str | None = None
 
     @property
     def layout(self) -> HomeLayout:
@@ -78,7 +92,13 @@ class Settings:
             raise SettingsError(
                 f"COMET_PARTITIONS_START must be a date like 2025-01-01, got {start_text!r}"
             ) from exc
+        retention = Retention(
+            raw_days=_days(env, "COMET_KEEP_RAW_DAYS", Retention.raw_days),
+            fits_days=_days(env, "COMET_KEEP_FITS_DAYS", Retention.fits_days),
+            png_days=_days(env, "COMET_KEEP_PNG_DAYS", Retention.png_days),
+        )
         return cls(
+            retention=retention,
             home=home,
             archive_url=_url(env, "COMET_ARCHIVE_URL", DEFAULT_ARCHIVE_URL).rstrip("/"),
             schedule_url=_url(env, "COMET_SCHEDULE_URL", DEFAULT_SCHEDULE_URL),
@@ -87,6 +107,7 @@ class Settings:
             dagster_url=_url(env, "COMET_DAGSTER_URL", DEFAULT_DAGSTER_URL, simulated=False).rstrip(
                 "/"
             ),
+            store_url=_store_url(env),
         )
 
 
@@ -128,6 +149,41 @@ def _url(env: Mapping[str, str], name: str, default: str, *, simulated: bool = T
                 "sim://lasco-<profile> (e.g. sim://lasco-rolled) or sim://schedule"
             )
     return value
+
+
+def _store_url(env: Mapping[str, str]) -> str | None:
+    """COMET_STORE_URL: unset or empty for the SQLite file in COMET_HOME, else a PostgreSQL
+    URL (postgresql://user@host:port/database; a password is better kept in ~/.pgpass)."""
+    value = env.get("COMET_STORE_URL", "").strip()
+    if not value:
+        return None
+    scheme = urlsplit(value).scheme.lower()
+    if scheme not in ("postgresql", "postgres"):
+        # the value itself is not echoed: it may hold a password
+        found = f"a {scheme}:// URL" if scheme else "no URL scheme"
+        raise SettingsError(
+            "COMET_STORE_URL must be a PostgreSQL URL such as postgresql://comet@localhost/comet"
+            f" (or unset, for the SQLite file in COMET_HOME); it has {found}"
+        )
+    return value
+
+
+def _days(env: Mapping[str, str], name: str, default: int | None) -> int | None:
+    """A whole number of days, or 'forever'."""
+    text = env.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text in ("forever", "never", "none"):
+        return None
+    try:
+        days = int(text)
+    except ValueError:
+        days = -1
+    if days < 1:
+        raise SettingsError(
+            f"{name} must be a number of days (1 or more) or 'forever', got {text!r}"
+        )
+    return days
 
 
 def _parse_detectors(text: str) -> tuple[Detector, ...]:

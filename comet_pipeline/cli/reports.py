@@ -5,10 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from comet_pipeline.domain import Detector, FileState, SlotState
+from comet_pipeline.domain import Detector, DiskUsage, FileState, SlotState
 from comet_pipeline.imaging.products import PROCESSED_PNG
 from comet_pipeline.ingest.home import HomeMismatch, check_home
+from comet_pipeline.ingest.retention import disk_usage
 from comet_pipeline.ingest.windows import days_covering
 from comet_pipeline.settings import Settings
 from comet_pipeline.store import LifecycleStore, SQLiteStore, StoreError
@@ -24,7 +26,35 @@ def table(headers: list[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
-def status_text(store: LifecycleStore) -> str:
+def disk_text(usage: list[DiskUsage]) -> str:
+    """Disk usage per product (rows) and detector (columns), in MB, with totals."""
+    detectors = sorted({u.detector for u in usage}, key=lambda d: d.value)
+    products = sorted({u.product for u in usage})
+    size = {(u.detector, u.product): u.size_bytes for u in usage}
+
+    def mb(n: int) -> str:
+        return f"{n / 1e6:,.1f}"
+
+    rows = [
+        [
+            p,
+            *[mb(size.get((d, p), 0)) for d in detectors],
+            mb(sum(size.get((d, p), 0) for d in detectors)),
+        ]
+        for p in products
+    ]
+    rows.append(
+        [
+            "all",
+            *[mb(sum(size.get((d, p), 0) for p in products)) for d in detectors],
+            mb(sum(size.values())),
+        ]
+    )
+    return table(["on disk (MB)", *[d.value.upper() for d in detectors], "total"], rows)
+
+
+def status_text(store: LifecycleStore, home: Path | None = None) -> str:
+    """``home``: also size what is on disk (raw files are sized there)."""
     summary = store.summary()
     if summary.empty:
         return (
@@ -52,6 +82,10 @@ def status_text(store: LifecycleStore) -> str:
         f"{totals['frames']} frames, {totals['candidates']} comet candidates, "
         f"{totals['transitions']} recorded transitions."
     )
+    if home is not None:
+        usage = disk_usage(store, home)
+        if usage:
+            out += ["", disk_text(usage)]
     return "\n".join(out)
 
 
@@ -77,7 +111,7 @@ def print_status(settings: Settings) -> int:
     store = open_for_reading(settings)
     if store is None:
         return 2
-    print(status_text(store))
+    print(status_text(store, settings.home))
     try:
         check_home(store, settings.layout)
     except HomeMismatch as err:

@@ -13,11 +13,14 @@ if TYPE_CHECKING:  # what define_asset_job returns; not exported at the top leve
 
 INGEST_HOUR_JOB = "ingest_hour"
 SLOTS_JOB = "refresh_slots"
+RETENTION_JOB = "apply_retention"
 
 
 def build_jobs(
     hourly_assets: list[str],
-) -> tuple[UnresolvedAssetJobDefinition, UnresolvedAssetJobDefinition]:
+) -> tuple[
+    UnresolvedAssetJobDefinition, UnresolvedAssetJobDefinition, UnresolvedAssetJobDefinition
+]:
     ingest_hour = define_asset_job(
         INGEST_HOUR_JOB,
         selection=AssetSelection.assets(*hourly_assets),
@@ -30,4 +33,9 @@ def build_jobs(
         tags={"comet/archive": "true"},
         description="Re-read the DSN schedule for a day and reconcile its slots.",
     )
-    return ingest_hour, refresh_slots
+    retention = define_asset_job(
+        RETENTION_JOB,
+        selection=AssetSelection.assets("product_retention"),
+        description="Remove what the retention settings no longer keep; report disk usage.",
+    )
+    return ingest_hour, refresh_slots, retention

@@ -16,7 +16,15 @@ if TYPE_CHECKING:
     # MetadataValue...): not re-exported at the top level, so only the type checker sees it.
     from dagster._core.definitions.metadata import RawMetadataValue
 
-from comet_pipeline.domain import CandidateStatus, FileRecord, FileState, Frame, Slot, SlotState
+from comet_pipeline.domain import (
+    CandidateStatus,
+    DiskUsage,
+    FileRecord,
+    FileState,
+    Frame,
+    Slot,
+    SlotState,
+)
 from comet_pipeline.domain.text import bounded
 from comet_pipeline.hunting.hunter import DEFAULT_CONFIG
 from comet_pipeline.hunting.storm import rule_text
@@ -24,6 +32,7 @@ from comet_pipeline.imaging.products import PROCESSED_PNG, THUMBNAIL
 from comet_pipeline.ingest.hunt import HuntResult
 from comet_pipeline.ingest.playback import PlaybackResult
 from comet_pipeline.ingest.results import LatencyStats, StepResult
+from comet_pipeline.ingest.retention import RetentionResult
 
 MAX_TABLE_ROWS = 60
 #: Candidates shown with their cutout strip in the materialization's metadata.
@@ -224,4 +233,33 @@ def playback_metadata(result: PlaybackResult) -> Metadata:
             [(i, f"{f.observed_at:%H:%M:%S}", f.name) for i, f in enumerate(frames, 1)],
             limit=len(frames),
         )
+    return metadata
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:,.1f}"
+
+
+def retention_metadata(result: RetentionResult, usage: Sequence[DiskUsage]) -> Metadata:
+    """What went (per detector and kind), the cut-off times, and what is left on disk."""
+    metadata: Metadata = {
+        "elapsed_s": round(result.elapsed_s, 2),
+        "removed_files": result.removed_files,
+        "removed_mb": round(result.removed_bytes / 1e6, 1),
+        "already_missing": result.missing,
+        "disk_mb": round(sum(u.size_bytes for u in usage) / 1e6, 1),
+        **{f"observed_before/{k}": v.isoformat() for k, v in sorted(result.cutoffs.items())},
+    }
+    if result.files:
+        metadata["removed"] = md_table(
+            ["detector", "kind", "files", "MB"],
+            [
+                (d.value.upper(), kind, n, _mb(result.size_bytes[d, kind]))
+                for (d, kind), n in sorted(result.files.items())
+            ],
+        )
+    metadata["disk_usage"] = md_table(
+        ["detector", "product", "files", "MB"],
+        [(u.detector.value.upper(), u.product, u.files, _mb(u.size_bytes)) for u in usage],
+    )
     return metadata

@@ -13,7 +13,7 @@ from pydantic import PrivateAttr
 from comet_pipeline.archive.client import ArchiveClient
 from comet_pipeline.domain import Detector, from_iso, utcnow
 from comet_pipeline.ingest.home import HomeMismatch, check_home
-from comet_pipeline.settings import HomeLayout, Settings
+from comet_pipeline.settings import HomeLayout, Retention, Settings
 from comet_pipeline.store import LifecycleStore, SQLiteStore
 
 if TYPE_CHECKING:
@@ -111,6 +111,10 @@ class PipelineResource(ConfigurableResource):
 
     home: str
     detector_names: list[str] = [d.value for d in Detector]
+    # days each kind of file is kept (None: for ever); see settings.Retention
+    keep_raw_days: int | None = Retention.raw_days
+    keep_fits_days: int | None = Retention.fits_days
+    keep_png_days: int | None = Retention.png_days
 
     @property
     def layout(self) -> HomeLayout:
@@ -120,8 +124,16 @@ class PipelineResource(ConfigurableResource):
     def detectors(self) -> tuple[Detector, ...]:
         return tuple(Detector(d) for d in self.detector_names)
 
+    @property
+    def retention(self) -> Retention:
+        return Retention(self.keep_raw_days, self.keep_fits_days, self.keep_png_days)
+
 
 def pipeline_resource(settings: Settings) -> PipelineResource:
     return PipelineResource(
-        home=str(settings.home), detector_names=[d.value for d in settings.detectors]
+        home=str(settings.home),
+        detector_names=[d.value for d in settings.detectors],
+        keep_raw_days=settings.retention.raw_days,
+        keep_fits_days=settings.retention.fits_days,
+        keep_png_days=settings.retention.png_days,
     )

@@ -1,10 +1,11 @@
-"""Schedules: the daily slot refresh and the hourly sweep (running by default)."""
+"""Schedules: the daily slot refresh, the hourly sweep, the daily retention (running by
+default)."""
 
 from datetime import timedelta
 
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, schedule
 
-from comet_pipeline.defs.jobs import INGEST_HOUR_JOB, SLOTS_JOB
+from comet_pipeline.defs.jobs import INGEST_HOUR_JOB, RETENTION_JOB, SLOTS_JOB
 from comet_pipeline.defs.partitions import HOURLY_FORMAT
 
 
@@ -41,3 +42,14 @@ def hourly_sweep_schedule(context: ScheduleEvaluationContext) -> RunRequest:
         partition_key=closed.strftime(HOURLY_FORMAT),
         tags={"comet/trigger": "hourly_sweep_schedule"},
     )
+
+
+@schedule(
+    job_name=RETENTION_JOB,
+    cron_schedule="30 3 * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Apply the retention settings once a day, in the quiet hours.",
+)
+def daily_retention_schedule(context: ScheduleEvaluationContext) -> RunRequest:
+    return RunRequest(run_key=f"retention:{context.scheduled_execution_time:%Y-%m-%d}")

@@ -6,6 +6,7 @@ from comet_pipeline.domain.models import (
     CandidateReview,
     DetectionRecord,
     Detector,
+    DiskUsage,
     FileRecord,
     FileTransition,
     FitsInfo,
@@ -13,6 +14,8 @@ from comet_pipeline.domain.models import (
     ProductFile,
     Slot,
     SlotTransition,
+    StoredProduct,
+    StoredRaw,
     StoreSummary,
 )
 from comet_pipeline.domain.states import (
@@ -37,6 +40,7 @@ __all__ = [
     "CandidateStatus",
     "DetectionRecord",
     "Detector",
+    "DiskUsage",
     "FileRecord",
     "FileState",
     "FileTransition",
@@ -47,6 +51,8 @@ __all__ = [
     "SlotState",
     "SlotTransition",
     "StoreSummary",
+    "StoredProduct",
+    "StoredRaw",
     "from_iso",
     "to_iso",
     "utc",

@@ -118,11 +118,45 @@ class Frame:
     # the array's size (a binned frame is 512 or 256 on a side; its PNGs are shown at 1024)
     naxis1: int | None = None
     naxis2: int | None = None
+    # products retention removed from disk, and when (re-processing makes them again)
+    pruned: dict[str, datetime] = field(default_factory=dict)
 
     def path(self, product: str) -> str | None:
         """The file of ``product`` (a registry name), or None when this frame has none."""
         item = self.products.get(product)
         return None if item is None else item.path
+
+
+@dataclass(frozen=True)
+class StoredProduct:
+    """One product file on disk, as retention weighs it."""
+
+    frame: str
+    detector: Detector
+    observed_at: datetime
+    product: str
+    path: str
+    size_bytes: int | None
+
+
+@dataclass(frozen=True)
+class StoredRaw:
+    """One downloaded raw file on disk, as retention weighs it."""
+
+    name: str
+    detector: Detector
+    observed_at: datetime
+    path: str
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    """What one product of one detector holds on disk (pruned files not counted)."""
+
+    detector: Detector
+    product: str
+    files: int
+    size_bytes: int
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ records cross this boundary both ways; no SQL, rows or connections do.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -19,6 +19,7 @@ from comet_pipeline.domain import (
     CandidateStatus,
     DetectionRecord,
     Detector,
+    DiskUsage,
     FileRecord,
     FileState,
     FileTransition,
@@ -26,6 +27,8 @@ from comet_pipeline.domain import (
     Slot,
     SlotState,
     SlotTransition,
+    StoredProduct,
+    StoredRaw,
     StoreSummary,
 )
 
@@ -261,6 +264,27 @@ class LifecycleStore(Protocol):
         """The live token with this hash, by name; None if unknown or revoked."""
 
     def token_names(self) -> list[str]: ...
+
+    def prunable_products(
+        self, products: Sequence[str], before: datetime, *, limit: int = 10_000
+    ) -> list[StoredProduct]:
+        """Unpruned files of ``products`` of frames observed before ``before``, oldest first,
+        never a frame on the track of a candidate that is not rejected."""
+
+    def mark_products_pruned(self, items: Iterable[tuple[str, str]], *, now: datetime) -> int:
+        """(frame, product) files removed from disk: the rows stay, marked; a frame then
+        lists them in ``Frame.pruned``, not ``Frame.products``."""
+
+    def prunable_raw(self, before: datetime, *, limit: int = 10_000) -> list[StoredRaw]:
+        """Raw files of PROCESSED files observed before ``before``, needed by no candidate."""
+
+    def mark_raw_pruned(self, names: Iterable[str], *, now: datetime) -> int: ...
+
+    def disk_usage(self) -> list[DiskUsage]:
+        """Files and bytes per detector and product still on disk (pruned ones left out)."""
+
+    def raw_on_disk(self) -> list[StoredRaw]:
+        """Every raw file the store believes is on disk."""
 
     def summary(self) -> StoreSummary:
         """Counts for ``comet-pipeline status``."""

@@ -149,3 +149,23 @@ def test_a_run_over_a_range_of_hours_reports_each_hour_by_itself(settings, insta
             r for d in Detector for r in store.files_between(d, hour, hour + timedelta(hours=1))
         ]
         assert n == len(files) > 0
+
+
+def test_retention_runs_as_a_daily_job_and_reports_disk_usage(settings, instance):
+    """On a home with one ingested hour, nothing is old enough to go; the asset says so and
+    tabulates what is on disk."""
+    defs = make_defs(settings)
+    hour = defs.resolve_job_def("ingest_hour").execute_in_process(
+        instance=instance, partition_key=PARTITION
+    )
+    assert hour.success
+    job = defs.resolve_job_def("apply_retention")
+    result = job.execute_in_process(instance=instance)
+    assert result.success
+    metadata = result.asset_materializations_for_node("product_retention")[-1].metadata
+    assert metadata["removed_files"].value == 0
+    assert metadata["disk_mb"].value > 0
+    table = metadata["disk_usage"].value
+    assert "| C3 | calibrated |" in table and "| C3 | raw |" in table
+    schedule = defs.resolve_schedule_def("daily_retention_schedule")
+    assert schedule.job_name == "apply_retention" and schedule.cron_schedule == "30 3 * * *"

@@ -141,6 +141,7 @@ def test_dagster_dev_launches_a_partition_run_over_graphql(tmp_path: Path):
         ("sensor", "slot_sensor"),
         ("schedule", "daily_slots_schedule"),
         ("schedule", "hourly_sweep_schedule"),
+        ("schedule", "daily_retention_schedule"),
     ]:
         subprocess.run(
             [str(BIN / "dagster"), kind, "stop", name, "-w", "workspace.yaml"],

@@ -42,6 +42,7 @@ _FRAME_INT_STATS = ("missing_blocks",)
 
 
 def frame_record(row: Row, products: Iterable[Row]) -> Frame:
+    kept = list(products)
     stats: dict[str, float] = dict(json.loads(row["stats_json"] or "{}"))
     for column in (*FRAME_STAT_COLUMNS, *_FRAME_INT_STATS):
         if row[column] is not None:
@@ -50,7 +51,10 @@ def frame_record(row: Row, products: Iterable[Row]) -> Frame:
         name=row["name"],
         detector=Detector(row["detector"]),
         observed_at=from_iso(row["observed_at"]),
-        products={p["product"]: ProductFile(p["path"], p["bytes"]) for p in products},
+        products={
+            p["product"]: ProductFile(p["path"], p["bytes"]) for p in kept if not p["pruned_at"]
+        },
+        pruned={p["product"]: from_iso(p["pruned_at"]) for p in kept if p["pruned_at"]},
         stats=stats,
         background_kind=row["background_kind"],
         background_frames=row["background_frames"],

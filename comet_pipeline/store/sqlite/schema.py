@@ -208,6 +208,12 @@ MIGRATIONS: tuple[Step, ...] = (
         "ALTER TABLE frames ADD COLUMN naxis1 INTEGER",
         "ALTER TABLE frames ADD COLUMN naxis2 INTEGER",
     ),
+    # 10: retention removes files but not their rows: a product (or a raw file) knows when
+    # it was pruned, so it is not served, hunted or counted, and re-processing remakes it.
+    (
+        "ALTER TABLE products ADD COLUMN pruned_at TEXT",
+        "ALTER TABLE files ADD COLUMN raw_pruned_at TEXT",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

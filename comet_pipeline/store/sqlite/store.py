@@ -9,12 +9,13 @@ from pathlib import Path
 from comet_pipeline.domain import Detector, FileState, SlotState, StoreSummary
 from comet_pipeline.store.sqlite.candidates import CandidateTables
 from comet_pipeline.store.sqlite.frames import FrameTables
+from comet_pipeline.store.sqlite.retention import RetentionQueries
 from comet_pipeline.store.sqlite.slots import SlotTables
 
 _COUNTED_TABLES = ("slots", "files", "frames", "transitions", "candidates")
 
 
-class SQLiteStore(SlotTables, FrameTables, CandidateTables):
+class SQLiteStore(SlotTables, FrameTables, CandidateTables, RetentionQueries):
     """The lifecycle store in ``lifecycle.db``: slots, files and their guarded lifecycle,
     frames and their products, candidates. Plain Python: the Dagster layer wraps it in a
     resource, and it implements :class:`comet_pipeline.store.LifecycleStore`.
