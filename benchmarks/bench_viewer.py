@@ -588,10 +588,11 @@ def _one_load(browser: Browser, url: str) -> tuple[float, list[object], list[obj
         tab = context.new_page()
         tab.goto(url, wait_until="commit")
         tab.wait_for_function(
-            "performance.getEntriesByName('first-frame').length > 0",
+            # a function, not an expression string: the page's CSP forbids eval
+            "() => performance.getEntriesByName('first-frame').length > 0",
             timeout=FIRST_FRAME_TIMEOUT_MS,
         )
-        mark = tab.evaluate("performance.getEntriesByName('first-frame')[0].startTime")
+        mark = tab.evaluate("() => performance.getEntriesByName('first-frame')[0].startTime")
         shown = tab.wait_for_function(_SHOWN_JS, timeout=FIRST_FRAME_TIMEOUT_MS).json_value()
         return float(mark), shown, tab.evaluate(_TIMELINE_JS)
     finally:

@@ -2,8 +2,9 @@
 Playwright's Python API (its bundled driver works offline).
 
 Never ``playwright install`` (it downloads browsers; this network has none to give): when
-``/usr/bin/chromium`` is missing it is installed with apt. If that cannot be done, a CI run
-(``CI`` set) fails with apt's own words; a developer's run is skipped with the reason.
+``/usr/bin/chromium`` is missing it is installed with apt (each apt-get call bounded in
+time). If that cannot be done, a CI run (``CI`` set, as ``.ci/run`` does) fails with apt's
+own words; a developer's run is skipped with the reason.
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ from typing import Any, NoReturn
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-APT_PACKAGES = ("chromium", "chromium-driver")
-APT_TIMEOUT_S = 900
+#: Playwright drives Chromium itself (CDP): no chromium-driver, and no recommended extras.
+APT_PACKAGES = ("chromium",)
+APT_INSTALL = ("install", "-y", "--no-install-recommends", *APT_PACKAGES)
+#: Per apt-get call: the package lists, then the install (Chromium and its libraries).
+APT_UPDATE_TIMEOUT_S = 300
+APT_INSTALL_TIMEOUT_S = 600
 #: Without the background-networking flags Chromium dials out for updates, sync and field
 #: trials, and this closed network refuses those connections.
 CHROMIUM_ARGS = (
@@ -46,16 +51,30 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
-def _apt(*args: str) -> subprocess.CompletedProcess[str]:
+def _text(out: str | bytes | None) -> str:
+    """What a process wrote (a timed-out ``run`` leaves it as bytes, or None)."""
+    if isinstance(out, bytes):
+        return out.decode(errors="replace")
+    return out or ""
+
+
+def _apt(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """``apt-get *args``, killed after ``timeout`` s (then unavailable, with what it said)."""
     env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
-    return subprocess.run(
-        ["apt-get", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=APT_TIMEOUT_S,
-        check=False,
-    )
+    try:
+        return subprocess.run(
+            ["apt-get", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as err:
+        unavailable(
+            f"`apt-get {' '.join(args)}` did not finish in {timeout:.0f} s:\n"
+            f"{_text(err.stdout)[-3000:]}\n{_text(err.stderr)[-3000:]}"
+        )
 
 
 def ensure_chromium() -> Path:
@@ -65,12 +84,12 @@ def ensure_chromium() -> Path:
     if shutil.which("apt-get") is None or os.geteuid() != 0:
         unavailable(
             f"no {CHROMIUM}, and no apt-get as root to install it "
-            f"(`apt-get install -y {' '.join(APT_PACKAGES)}`)"
+            f"(`apt-get {' '.join(APT_INSTALL)}`)"
         )
-    done = _apt("install", "-y", *APT_PACKAGES)
+    done = _apt(*APT_INSTALL, timeout=APT_INSTALL_TIMEOUT_S)
     if done.returncode != 0:  # most often: no package lists yet on a fresh machine
-        update = _apt("update")
-        done = _apt("install", "-y", *APT_PACKAGES)
+        update = _apt("update", timeout=APT_UPDATE_TIMEOUT_S)
+        done = _apt(*APT_INSTALL, timeout=APT_INSTALL_TIMEOUT_S)
         if done.returncode != 0:
             unavailable(
                 f"could not install {' '.join(APT_PACKAGES)} with apt-get:\n"

@@ -4,15 +4,19 @@ shipped in the package. The page's behaviour is ``test_page_browser.py``'s (slow
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
+from comet_pipeline.imaging.products.registry import BY_NAME
+from comet_pipeline.viewer import pages
 from comet_pipeline.viewer.pages import STATIC_DIR, static_version
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,13 +93,60 @@ def test_an_old_version_is_served_but_not_kept(viewer):
     assert reply.status_code == 200 and reply.headers["cache-control"] == "no-cache"
 
 
-@pytest.mark.parametrize(
-    "path", ["/static/v/nothing.js", "/static/v/..%2Fpages.py", "/static/v/%2Fetc%2Fpasswd"]
-)
-def test_only_files_of_the_static_folder_are_served(viewer, path):
+def _not_served(viewer, path: str) -> None:
     reply = viewer.get(path)
-    assert reply.status_code == 404
+    assert reply.status_code == 404, path
     assert reply.json()["message"].startswith("no static file")
+
+
+@pytest.mark.parametrize("path", ["/static/v/nothing.js", "/static/v/pages.py"])
+def test_a_missing_file_or_an_unknown_type_is_not_served(viewer, path):
+    _not_served(viewer, path)
+
+
+def test_only_files_of_the_static_folder_are_served(viewer, tmp_path):
+    # an existing file of a type the folder serves, outside it: reached by climbing out
+    # (the %2F survive the router: the handler sees "../"), and by an absolute path
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(b"\x89PNG\r\n\x1a\n")
+    climb = os.path.relpath(outside, STATIC_DIR)
+    assert climb.startswith("..") and (STATIC_DIR / climb).resolve() == outside.resolve()
+    _not_served(viewer, "/static/v/" + quote(climb, safe=""))
+    _not_served(viewer, "/static/v/" + quote(str(outside), safe=""))
+    # the repository's own screenshot, three folders up from the static one
+    shot = "../../../docs/img/viewer-player.png"
+    if (STATIC_DIR / shot).resolve().is_file():
+        _not_served(viewer, "/static/v/" + quote(shot, safe=""))
+
+
+def test_a_symlink_out_of_the_static_folder_is_not_followed(viewer, tmp_path, monkeypatch):
+    copy = tmp_path / "static"
+    shutil.copytree(STATIC_DIR, copy)
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(b"\x89PNG\r\n\x1a\n")
+    (copy / "leak.png").symlink_to(outside)
+    monkeypatch.setattr(pages, "STATIC_DIR", copy)
+    assert viewer.get("/static/v/viewer.css").status_code == 200  # the copy is what is served
+    _not_served(viewer, "/static/v/leak.png")
+
+
+def test_the_page_runs_under_its_content_security_policy():
+    """No inline script or style (script-src/style-src 'self'): all of it in the files."""
+    html = (STATIC_DIR / "index.html").read_text()
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), "an inline <script>"
+    assert "<style" not in html and not re.search(r"\sstyle=", html)
+    assert not re.search(r"\son[a-z]+=", html), "an inline event handler"
+    for script in STATIC_DIR.glob("*.js"):
+        text = script.read_text()
+        assert not re.search(r"setAttribute\(\s*[\"']style|innerHTML|\beval\(|new Function", text)
+
+
+def test_the_player_asks_only_for_products_the_registry_has():
+    """Its product lists (small for 1x, full when zoomed) name registry products only."""
+    text = (STATIC_DIR / "player.js").read_text()
+    block = text.split("export const PRODUCTS = {")[1].split("\n};")[0]
+    listed = {n for lst in re.findall(r"\[([^\]]*)\]", block) for n in re.findall(r'"(\w+)"', lst)}
+    assert listed and listed <= set(BY_NAME), listed - set(BY_NAME)
 
 
 def test_the_modules_parse_as_javascript(tmp_path):

@@ -2,16 +2,21 @@
 //
 // Reads go out without the token; if one answers 401 (a viewer bound beyond loopback
 // wants a token for everything) it is retried with the token, and every later request,
-// images included, carries it. Writes always carry it.
+// images included, carries it. Writes always carry it. Once the viewer has refused a token
+// (or the lack of one), nothing is sent with it again until it is changed in Settings:
+// each refusal counts against the viewer's throttle, which soon slows every request.
 
 const TOKEN_KEY = "comet_pipeline.viewer.token";
 let readsNeedToken = false;
+let refusedToken = null; // the token ("" for none) the viewer last answered 401 to
 
 /** An error the API answered with: its HTTP status and the Problem body's message. */
 export class ApiError extends Error {
-  constructor(status, message) {
+  /** ``local``: answered here, without asking the viewer (a token it already refused). */
+  constructor(status, message, { local = false } = {}) {
     super(message);
     this.status = status;
+    this.local = local;
   }
 }
 
@@ -24,10 +29,15 @@ export function setToken(value) {
   else localStorage.removeItem(TOKEN_KEY);
 }
 
-function request(url, { method = "GET", body, auth = false } = {}) {
+/** True while the token in Settings is one the viewer refused and reads need a token:
+ * nothing can be read until it is changed (live updates pause). */
+export function readsRefused() {
+  return readsNeedToken && refusedToken !== null && refusedToken === getToken();
+}
+
+function request(url, token, { method = "GET", body, auth = false } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const token = getToken();
   if (token && (auth || readsNeedToken)) headers.Authorization = `Bearer ${token}`;
   return fetch(url, {
     method,
@@ -49,16 +59,24 @@ async function problemOf(response) {
 }
 
 async function send(url, options = {}) {
+  const token = getToken();
+  if ((options.auth || readsNeedToken) && refusedToken !== null && token === refusedToken) {
+    const which = token ? "refused this token" : "wants a token";
+    throw new ApiError(401, `the viewer ${which}; not asked again until it is changed`, {
+      local: true,
+    });
+  }
   let response;
   try {
-    response = await request(url, options);
+    response = await request(url, token, options);
     if (response.status === 401 && !options.auth && !readsNeedToken) {
       readsNeedToken = true;
-      if (getToken()) response = await request(url, options);
+      if (token) response = await request(url, token, options);
     }
   } catch (err) {
     throw new ApiError(0, `the viewer did not answer (${err.message})`);
   }
+  if (response.status === 401) refusedToken = token;
   if (!response.ok) throw await problemOf(response);
   return response;
 }
@@ -81,12 +99,13 @@ export function status(message, kind = "info") {
   line.className = kind;
 }
 
-/** The status line for a failure: 401 says where the token goes. */
+/** The status line for a failure: 401 says where the token goes (and opens Settings, the
+ * first time the viewer says so). */
 export function showError(err, what) {
   let message = err instanceof ApiError ? err.message : String(err);
   if (err instanceof ApiError && err.status === 401) {
     message = `enter a token under Settings — ${message}`;
-    document.getElementById("settings").open = true;
+    if (!err.local) document.getElementById("settings").open = true;
   }
   const code = err instanceof ApiError && err.status ? ` (${err.status})` : "";
   status(`${what}: ${message}${code}`, "error");
@@ -94,10 +113,26 @@ export function showError(err, what) {
 
 // ---- decoded images --------------------------------------------------------------
 
-// URL -> {promise, src}; the newest MAX_IMAGES are kept decoded (a Map keeps insertion
-// order: touching an entry moves it to the end, the oldest is evicted first).
+// URL -> {promise, src, settled}; the newest MAX_IMAGES are kept decoded (a Map keeps
+// insertion order: touching an entry moves it to the end, the oldest is evicted first).
+// An image fetched with the token is a blob: URL, revoked when its entry goes: evicted
+// (only once settled: one still loading is passed over, and goes in a later round, so
+// its URL cannot outlive its entry) or failed (decodeImage revokes it).
 const MAX_IMAGES = 160;
 const images = new Map();
+
+const revoke = (src) => {
+  if (src && src.startsWith("blob:")) URL.revokeObjectURL(src);
+};
+
+function evict() {
+  for (const [key, old] of images) {
+    if (images.size <= MAX_IMAGES) break;
+    if (!old.settled) continue;
+    revoke(old.src);
+    images.delete(key);
+  }
+}
 
 /** A promise of ``{src, img}`` once the image at ``url`` is fetched and decoded. */
 export function loadImage(url) {
@@ -107,16 +142,26 @@ export function loadImage(url) {
     images.set(url, entry);
     return entry.promise;
   }
-  entry = { src: null };
+  entry = { src: null, settled: false };
   entry.promise = decodeImage(url, entry);
-  entry.promise.catch(() => images.delete(url));
+  entry.promise.then(
+    () => {
+      entry.settled = true;
+      evict();
+    },
+    () => {
+      if (images.get(url) === entry) images.delete(url);
+    },
+  );
   images.set(url, entry);
-  for (const [key, old] of images) {
-    if (images.size <= MAX_IMAGES) break;
-    if (old.src && old.src.startsWith("blob:")) URL.revokeObjectURL(old.src);
-    images.delete(key);
-  }
+  evict();
   return entry.promise;
+}
+
+/** How many images are cached, and how many of those are blob: URLs (for the tests). */
+export function imageCacheStats() {
+  const entries = [...images.values()];
+  return { size: entries.length, blobs: entries.filter((e) => e.src && e.src.startsWith("blob:")).length };
 }
 
 async function decodeImage(url, entry) {
@@ -127,6 +172,7 @@ async function decodeImage(url, entry) {
   try {
     await img.decode();
   } catch {
+    revoke(src);
     // ask again for the reason (a Problem body: no such product, outside the home...)
     await send(url);
     throw new ApiError(0, `${url} is not an image the browser can decode`);

@@ -3,15 +3,18 @@
 
 import { Preloader, loadImage, showError } from "./api.js";
 
-/** Full-resolution image size (LASCO C2/C3 level-0.5 frames are 1024 x 1024). */
-export const NAXIS = 1024;
+/** The displayed image's size: every full product is 1024 px a side, a binned frame's
+ * (512 or 256 array pixels a side) scaled up; the overlay's viewBox is this too. */
+export const DISPLAY = 1024;
 /** The player's size in CSS pixels at 1x: the 512 px products at native pixels. */
 const VIEW = 512;
 const ZOOMS = [1, 2, 4];
 const PRELOAD_AHEAD = 20;
 
 // Each choice of the product menu, as the frame products to try in order: `small` (512 px)
-// for 1x, `full` (1024 px) when zoomed past 512. A frame from an older run may lack some.
+// for 1x, `full` (1024 px) when zoomed past 512 (the registry,
+// comet_pipeline/imaging/products/registry.py, has none for calibrated: its 512 px preview
+// is shown enlarged). A frame from an older run may lack some.
 export const PRODUCTS = {
   processed: { label: "processed", small: ["preview", "processed_png"], full: ["processed_png"] },
   difference: {
@@ -19,11 +22,7 @@ export const PRODUCTS = {
     small: ["difference_preview", "difference_png"],
     full: ["difference_png"],
   },
-  calibrated: {
-    label: "calibrated",
-    small: ["calibrated_preview", "calibrated_png"],
-    full: ["calibrated_png"],
-  },
+  calibrated: { label: "calibrated", small: ["calibrated_preview"], full: [] },
 };
 
 // ---- orientation (comet_pipeline/imaging/orientation.py) ----------------------------
@@ -40,11 +39,44 @@ export function isRolled(frame) {
   return Math.abs(wrapped) > 90;
 }
 
-/** Displayed (PNG) pixel of the 1024 image -> FITS array pixel. Its own inverse. */
-export function pngToFits(x, y, rolled) {
-  return rolled ? [NAXIS - 1 - x, y] : [x, NAXIS - 1 - y];
+/** What maps the displayed image to ``frame``'s array: its size (the API's naxis1/naxis2;
+ * null for frames processed before the store kept them, taken as 1024) and its roll. */
+export function geometry(frame) {
+  const size = (n) => (Number.isInteger(n) && n > 0 ? n : DISPLAY);
+  return {
+    naxis1: size(frame && frame.naxis1),
+    naxis2: size(frame && frame.naxis2),
+    rolled: isRolled(frame),
+  };
 }
-export const fitsToPng = pngToFits;
+
+/** The array flipped for display (row 0 at the top, north up) and back: its own inverse. */
+function flip(x, y, { naxis1, naxis2, rolled }) {
+  return rolled ? [naxis1 - 1 - x, y] : [x, naxis2 - 1 - y];
+}
+
+/** A point of the displayed image (viewBox units: 0..DISPLAY, (0,0) its top-left corner)
+ * -> ``frame``'s FITS array coordinates (0-based, pixel i centred on i): orientation.py's
+ * png_to_fits with size DISPLAY, for a display pixel j = u - 0.5. */
+export function displayToArray(u, v, frame) {
+  const g = geometry(frame);
+  return flip((u * g.naxis1) / DISPLAY - 0.5, (v * g.naxis2) / DISPLAY - 0.5, g);
+}
+
+/** ``frame``'s FITS array coordinates -> the point of the displayed image (viewBox units)
+ * where that pixel's centre is drawn. Inverse of displayToArray. */
+export function arrayToDisplay(x, y, frame) {
+  const g = geometry(frame);
+  const [xp, yp] = flip(x, y, g);
+  return [((xp + 0.5) * DISPLAY) / g.naxis1, ((yp + 0.5) * DISPLAY) / g.naxis2];
+}
+
+/** The FITS array pixel (integers) of ``frame`` under display point (u, v). */
+export function arrayPixelAt(u, v, frame) {
+  const g = geometry(frame);
+  const cell = (w, n) => Math.min(Math.max(Math.floor((w * n) / DISPLAY), 0), n - 1);
+  return flip(cell(u, g.naxis1), cell(v, g.naxis2), g);
+}
 
 /** Straight-line least-squares fit of x(t), y(t) over the detections: the track's ends. */
 function fittedEnds(dets) {
@@ -167,11 +199,16 @@ export class Player {
       : "";
   }
 
-  /** The URL of the current product of ``frame`` at the current zoom, or null. */
-  urlFor(frame) {
+  /** The product of ``frame`` to show at the current zoom (its name), or undefined. */
+  productFor(frame) {
     const spec = PRODUCTS[this.product];
     const names = this.zoom > 1 ? [...spec.full, ...spec.small] : spec.small;
-    const name = names.find((n) => frame.products[n]);
+    return names.find((n) => frame.products[n]);
+  }
+
+  /** The URL of the current product of ``frame`` at the current zoom, or null. */
+  urlFor(frame) {
+    const name = this.productFor(frame);
     return name ? frame.products[name] : null;
   }
 
@@ -207,6 +244,14 @@ export class Player {
     time.textContent = frame ? frame.observed_at : "";
     time.dateTime = frame ? frame.observed_at : "";
     const message = $("frame-message");
+    const { naxis1, naxis2 } = geometry(frame);
+    $("array-size").textContent = `${naxis1}×${naxis2}`;
+    // zoomed, with no 1024 px product (calibrated has none): its 512 px preview, enlarged
+    const name = frame && src ? this.productFor(frame) : undefined;
+    const enlarged = this.zoom > 1 && name && !PRODUCTS[this.product].full.includes(name);
+    const note = $("zoom-note");
+    note.hidden = !enlarged;
+    note.textContent = enlarged ? `${PRODUCTS[this.product].label}: 512 px preview` : "";
     if (src) {
       this.img.src = src;
       this.img.classList.remove("missing");
@@ -355,13 +400,13 @@ export class Player {
 
   // ---- the pointer: crosshair, readout, clicks, drags, wheel --------------------------
 
-  /** The displayed 1024-image pixel under a pointer event, or null off the image. */
-  pixelAt(event) {
+  /** The point of the displayed image under a pointer event (viewBox units), or null. */
+  pointAt(event) {
     const r = this.stage.getBoundingClientRect();
-    const px = Math.floor(((event.clientX - r.left) / r.width) * NAXIS);
-    const py = Math.floor(((event.clientY - r.top) / r.height) * NAXIS);
-    const inside = px >= 0 && py >= 0 && px < NAXIS && py < NAXIS;
-    return inside ? [px, py] : null;
+    const u = ((event.clientX - r.left) / r.width) * DISPLAY;
+    const v = ((event.clientY - r.top) / r.height) * DISPLAY;
+    const inside = u >= 0 && v >= 0 && u < DISPLAY && v < DISPLAY;
+    return inside ? [u, v] : null;
   }
 
   bindPointer() {
@@ -386,9 +431,9 @@ export class Player {
     vp.addEventListener("pointerup", (e) => {
       const wasClick = drag && !drag.moved;
       drag = null;
-      const pixel = this.pixelAt(e);
-      if (wasClick && pixel && this.frame) {
-        const [x, y] = pngToFits(pixel[0], pixel[1], isRolled(this.frame));
+      const point = this.pointAt(e);
+      if (wasClick && point && this.frame) {
+        const [x, y] = arrayPixelAt(point[0], point[1], this.frame);
         this.onPick(this.frame, x, y);
       }
     });
@@ -408,19 +453,20 @@ export class Player {
   }
 
   updateCross(event) {
-    const pixel = this.pixelAt(event);
-    if (!pixel || !this.frame) {
+    const point = this.pointAt(event);
+    if (!point || !this.frame) {
       this.cross.setAttribute("visibility", "hidden");
       $("readout").textContent = "–";
       return;
     }
-    const [px, py] = pixel;
-    const [x, y] = pngToFits(px, py, isRolled(this.frame));
+    const [x, y] = arrayPixelAt(point[0], point[1], this.frame);
     $("readout").textContent = `x ${x}, y ${y}`;
+    // through the centre of that array pixel (a binned frame's covers 2 or 4 display px)
+    const [cx, cy] = arrayToDisplay(x, y, this.frame);
     const [h, v] = this.cross.children;
     const set = (el, attrs) => Object.entries(attrs).forEach(([k, val]) => el.setAttribute(k, val));
-    set(h, { x1: 0, x2: NAXIS, y1: py + 0.5, y2: py + 0.5 });
-    set(v, { x1: px + 0.5, x2: px + 0.5, y1: 0, y2: NAXIS });
+    set(h, { x1: 0, x2: DISPLAY, y1: cy, y2: cy });
+    set(v, { x1: cx, x2: cx, y1: 0, y2: DISPLAY });
     this.cross.setAttribute("visibility", "visible");
   }
 
@@ -441,16 +487,14 @@ export class Player {
   drawTracks() {
     const layer = this.trackLayer;
     layer.replaceChildren();
-    if (!this.overlays) return;
+    if (!this.overlays || !this.frame) return;
     const u = 2 / this.zoom; // viewBox units per CSS pixel
     const ring = 10 * u;
-    const byName = new Map(this.frames.map((f) => [f.name, f]));
-    const current = this.frame ? this.frame.name : null;
-    // a detection's centre in viewBox units (the 1024 image's displayed pixels)
-    const centre = (d) => {
-      const [x, y] = fitsToPng(d.x, d.y, isRolled(byName.get(d.file)));
-      return [x + 0.5, y + 0.5];
-    };
+    const shown = this.frame;
+    const current = shown.name;
+    // drawn over the displayed image, so every position (array pixels) is mapped with the
+    // displayed frame's size and roll, whichever frame it was measured on
+    const centre = (d) => arrayToDisplay(d.x, d.y, shown);
     for (const track of this.tracks) {
       const dets = track.detections;
       if (!dets.length) continue;
@@ -462,7 +506,7 @@ export class Player {
       const here = dets.find((d) => d.file === current);
       const hc = here ? centre(here) : null;
       if (dets.length > 1) {
-        const [a, b] = fittedEnds(dets).map(([x, y]) => centre({ x, y, file: dets[0].file }));
+        const [a, b] = fittedEnds(dets).map(([x, y]) => centre({ x, y }));
         for (const [p, q] of outsideCircle(a, b, hc, ring + u)) {
           g.append(svg("line", { class: "fit", x1: p[0], y1: p[1], x2: q[0], y2: q[1] }));
         }

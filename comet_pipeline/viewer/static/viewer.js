@@ -2,8 +2,17 @@
 // candidates (overlaid on the player), one candidate's view (#/candidates/<id>) with its
 // verdict buttons, a draft report filled by clicking the image, and live updates by polling.
 
-import { api, copyText, getToken, loadImage, setToken, showError, status } from "./api.js";
-import { Player } from "./player.js";
+import {
+  api,
+  copyText,
+  getToken,
+  loadImage,
+  readsRefused,
+  setToken,
+  showError,
+  status,
+} from "./api.js";
+import { Player, geometry } from "./player.js";
 
 const POLL_MS = 10_000;
 const OVERLAY_MAX = 8; // tracks drawn on the player from the top of the list
@@ -242,6 +251,7 @@ async function showOnPlayer(c) {
       };
     }
     await setDetector(c.detector, name);
+    if (state.open !== c) return undefined; // back to the list (or another one) meanwhile
     if (name && !player.frames.some((f) => f.name === name) && !state.window) {
       return showOnPlayer(c); // the detector's newest hours did not reach back that far
     }
@@ -310,11 +320,17 @@ function renderCandidate(c) {
   }
 }
 
+/** The list again, and the player live again: an older candidate's window is left for the
+ * newest hours (polling fetches new frames only then). */
 function showList() {
   state.open = null;
   $("candidate-view").hidden = true;
   $("list-view").hidden = false;
   highlight(null);
+  if (state.window) {
+    state.window = null;
+    reload();
+  }
 }
 
 async function markCandidate(verdict) {
@@ -359,14 +375,29 @@ function route() {
 
 // ---- the draft report ------------------------------------------------------------
 
+/** The draft's heading for ``frame``: its camera, day and array size (binned frames are
+ * 512 or 256 pixels a side; the positions are that array's). */
+export function draftHeading(frame) {
+  const { naxis1, naxis2 } = geometry(frame);
+  return (
+    `Camera: ${frame.detector.toUpperCase()}  Date: ${frame.observed_at.slice(0, 10)}  ` +
+    `Image ${naxis1}x${naxis2}, pixel (0,0) = lower-left corner as displayed (FITS array pixels)`
+  );
+}
+
 function addDraftLine(frame, x, y) {
   const area = $("draft-report");
-  if (!area.value.trim()) {
-    area.value =
-      `Camera: ${frame.detector.toUpperCase()}  Date: ${frame.observed_at.slice(0, 10)}  ` +
-      "Image 1024x1024, pixel (0,0) = lower-left corner as displayed (FITS array pixels)\n";
+  const heading = draftHeading(frame);
+  const headings = () => area.value.match(/^Camera: .*$/gm) || [];
+  const last = headings().pop();
+  // a new heading when the camera or the image size changes (a new day is said per line)
+  const sansDate = (h) => h.replace(/Date: \S+/, "");
+  if (!area.value.trim()) area.value = `${heading}\n`;
+  else if (last && sansDate(last) !== sansDate(heading)) {
+    if (!area.value.endsWith("\n")) area.value += "\n";
+    area.value += `${heading}\n`;
   }
-  const date = area.value.match(/Date: (\d{4}-\d\d-\d\d)/);
+  const date = (headings().pop() || "").match(/Date: (\d{4}-\d\d-\d\d)/);
   const day = frame.observed_at.slice(0, 10);
   const stamp = date && date[1] !== day ? `${day} ${hhmm(frame.observed_at)}` : hhmm(frame.observed_at);
   area.value += `${stamp} ${x}, ${y}\n`;
@@ -377,9 +408,27 @@ function addDraftLine(frame, x, y) {
 // ---- live updates ----------------------------------------------------------------
 
 let polling = false;
+let pausedForToken = false;
 
 async function poll() {
   if (polling || document.hidden) return;
+  if (readsRefused()) {
+    // every refused request counts against the viewer's throttle: ask nothing until the
+    // token is changed in Settings (the token's "change" resumes at once)
+    if (!pausedForToken) {
+      pausedForToken = true;
+      const why = getToken() ? "the viewer refused the token" : "the viewer wants a token";
+      status(`live updates paused: ${why} (401); enter or change it under Settings`, "error");
+      $("live").classList.add("stale");
+      $("live").textContent = "paused";
+    }
+    return;
+  }
+  if (pausedForToken) {
+    pausedForToken = false;
+    $("live").textContent = "live";
+    status("live updates resumed with the new token");
+  }
   polling = true;
   const gen = state.loadGen;
   try {
@@ -470,9 +519,11 @@ function bindControls() {
     setToken(token.value.trim());
     tokenState();
   });
-  // a viewer that wanted a token for its reads shows nothing yet: load again with it
+  // a viewer that wanted a token for its reads shows nothing yet: load again with it; live
+  // updates paused for a refused token resume with the new one
   token.addEventListener("change", () => {
     if (!player.frames.length) reload().then(route);
+    else if (pausedForToken) poll();
   });
   tokenState();
 }
@@ -497,21 +548,27 @@ const KEYS = {
   },
 };
 
+const SLIDER_KEYS = ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End", "PageUp", "PageDown"];
+
+/** True when ``key`` on the focused element ``target`` means something of its own (typing,
+ * a button's or a summary's click, a link's activation, a slider's move): the shortcut
+ * gives way. */
+export function keyIsTheElements(target, key) {
+  if (!(target instanceof Element)) return false;
+  if (target.matches("textarea, select, input:not([type=range]), [contenteditable]")) return true;
+  if (target.matches("button, summary, a[href]")) return key === " " || key === "Enter";
+  if (target.matches("input[type=range]")) return SLIDER_KEYS.includes(key);
+  return false;
+}
+
 function bindKeys() {
   document.addEventListener("keydown", (e) => {
-    const t = e.target;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
-    if (t.matches("textarea, select, input:not([type=range])")) return;
-    // a focused slider moves itself with the arrow keys
-    if (t.matches("input[type=range]") && e.key !== " ") return;
+    if (keyIsTheElements(e.target, e.key)) return;
     const action = KEYS[e.key];
     if (!action) return;
-    e.preventDefault(); // no page scroll, no click of a focused button
+    e.preventDefault(); // no page scroll
     action();
-  });
-  // a focused button is clicked on the space bar's keyup: that key is ours
-  document.addEventListener("keyup", (e) => {
-    if (e.key === " " && e.target.matches("button")) e.preventDefault();
   });
 }
 
