@@ -24,8 +24,8 @@ from comet_pipeline.defs.partitions import HOURLY
 from comet_pipeline.defs.resources import (
     ArchiveResource,
     ClockResource,
-    StoreResource,
     pipeline_resource,
+    store_resource,
 )
 from comet_pipeline.defs.schedules import (
     daily_retention_schedule,
@@ -53,7 +53,7 @@ def build_resources(
     clock = clock or ClockResource()
     resources: dict[str, ConfigurableResource] = {
         "clock": clock,
-        "store": StoreResource(db_path=str(settings.layout.lifecycle_db)),
+        "store": store_resource(settings),
         "archive": ArchiveResource(
             archive_url=settings.archive_url, schedule_url=settings.schedule_url, clock=clock
         ),

@@ -10,7 +10,7 @@ from comet_pipeline.cli.reports import demo_summary_text
 from comet_pipeline.cli.runner import demo_instance, ingest_range
 from comet_pipeline.ingest.windows import hour_floor
 from comet_pipeline.settings import Settings
-from comet_pipeline.store import SQLiteStore
+from comet_pipeline.store import open_store
 
 
 def run_demo(settings: Settings, *, hours: int, until: datetime) -> int:
@@ -25,6 +25,6 @@ def run_demo(settings: Settings, *, hours: int, until: datetime) -> int:
     started = time.perf_counter()
     outcomes = ingest_range(settings, start, end, instance=demo_instance())
     elapsed = time.perf_counter() - started
-    store = SQLiteStore(settings.layout.lifecycle_db)
+    store = open_store(settings)
     print(demo_summary_text(store, settings, start, end, elapsed_s=elapsed, runs_ok=outcomes))
     return 0 if all(outcomes) else 1

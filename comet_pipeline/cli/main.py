@@ -120,7 +120,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import errno
     from functools import partial
 
-    from comet_pipeline.store import SQLiteStore
+    from comet_pipeline.store import open_store
     from comet_pipeline.viewer import build_app
     from comet_pipeline.viewer.server import bind, is_loopback, serve, url_of
 
@@ -133,13 +133,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             reason = f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}"
         print(f"comet-pipeline: {reason}", file=sys.stderr)
         return 2
-    # reads go through a read-only handle (a home it may not write still serves); verdicts
-    # open the file writably on first use. Beyond loopback, reads want a token too.
+    # reads go through a read-only handle (a home it may not write still serves; for
+    # PostgreSQL, read-only sessions); verdicts open the store writably on first use.
+    # Beyond loopback, reads want a token too.
     public = not is_loopback(sock)
     app = build_app(
         settings,
-        partial(SQLiteStore, read_only=True),
-        open_writer=SQLiteStore,
+        partial(open_store, read_only=True),
+        open_writer=open_store,
         reads_need_token=public,
     )
     url = url_of(sock)

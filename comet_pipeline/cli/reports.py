@@ -13,7 +13,7 @@ from comet_pipeline.ingest.home import HomeMismatch, check_home
 from comet_pipeline.ingest.retention import disk_usage
 from comet_pipeline.ingest.windows import days_covering
 from comet_pipeline.settings import Settings
-from comet_pipeline.store import LifecycleStore, SQLiteStore, StoreError
+from comet_pipeline.store import LifecycleStore, StoreError, open_store, store_location
 
 
 def table(headers: list[str], rows: Sequence[Sequence[object]]) -> str:
@@ -92,16 +92,16 @@ def status_text(store: LifecycleStore, home: Path | None = None) -> str:
 def open_for_reading(settings: Settings) -> LifecycleStore | None:
     """The home's store opened read-only (so a read-only home can be inspected), or None
     after one line on stderr saying why it cannot be."""
-    db = settings.layout.lifecycle_db
-    if not db.exists():
+    location = store_location(settings)
+    if not location.exists():
         print(
-            f"comet-pipeline: no lifecycle store at {db} yet: run `comet-pipeline demo` or "
+            f"comet-pipeline: no lifecycle store at {location} yet: run `comet-pipeline demo` or "
             "`comet-pipeline init`",
             file=sys.stderr,
         )
         return None
     try:
-        return SQLiteStore(db, read_only=True)
+        return open_store(location, read_only=True)
     except StoreError as err:
         print(f"comet-pipeline: {err}", file=sys.stderr)
         return None

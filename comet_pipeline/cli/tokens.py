@@ -11,21 +11,21 @@ import sys
 
 from comet_pipeline.domain import HUNT_REVIEWER, utcnow
 from comet_pipeline.settings import Settings
-from comet_pipeline.store import SQLiteStore, StoreError
+from comet_pipeline.store import LifecycleStore, StoreError, open_store, store_location
 from comet_pipeline.viewer.auth import new_token, token_hash
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 
 
-def _store(settings: Settings) -> SQLiteStore | None:
-    path = settings.layout.lifecycle_db
-    if not path.exists():
+def _store(settings: Settings) -> LifecycleStore | None:
+    location = store_location(settings)
+    if not location.exists():
         print(
-            f"comet-pipeline: no lifecycle store at {path}: run `comet-pipeline init` first",
+            f"comet-pipeline: no lifecycle store at {location}: run `comet-pipeline init` first",
             file=sys.stderr,
         )
         return None
-    return SQLiteStore(path)
+    return open_store(location)
 
 
 def create_token(settings: Settings, name: str) -> int:

@@ -14,7 +14,7 @@ from comet_pipeline.archive.client import ArchiveClient
 from comet_pipeline.domain import Detector, from_iso, utcnow
 from comet_pipeline.ingest.home import HomeMismatch, check_home
 from comet_pipeline.settings import HomeLayout, Retention, Settings
-from comet_pipeline.store import LifecycleStore, SQLiteStore
+from comet_pipeline.store import LifecycleStore, open_store
 
 if TYPE_CHECKING:
     from comet_pipeline.simulator.archive import SimArchive
@@ -30,14 +30,17 @@ class ClockResource(ConfigurableResource):
 
 
 class StoreResource(ConfigurableResource):
-    """The SQLite lifecycle store (one connection per process, opened lazily).
+    """The lifecycle store (opened lazily, once per process): the SQLite file ``db_path``
+    in COMET_HOME, or the PostgreSQL database ``url`` when set (``COMET_STORE_URL``).
 
     It is opened only in a home that exists (a typo in ``COMET_HOME`` must not silently
-    start an empty store: ``comet-pipeline init`` creates a home and says so), and refused
-    when it is empty while the home holds files (see ``ingest/home.py``).
+    start an empty store: ``comet-pipeline init`` creates a home and says so; the raw files
+    and frames live there whatever the engine), and refused when it is empty while the home
+    holds files (see ``ingest/home.py``).
     """
 
     db_path: str
+    url: str | None = None
     max_attempts: int = 5
     lease_minutes: float = 10.0
     _store: LifecycleStore | None = PrivateAttr(default=None)
@@ -50,12 +53,19 @@ class StoreResource(ConfigurableResource):
                     f"COMET_HOME {db.parent} does not exist (a typo?); "
                     "`comet-pipeline init` creates it"
                 )
-            store = SQLiteStore(
-                db, max_attempts=self.max_attempts, lease=timedelta(minutes=self.lease_minutes)
+            store = open_store(
+                self.url or db,
+                max_attempts=self.max_attempts,
+                lease=timedelta(minutes=self.lease_minutes),
             )
             check_home(store, HomeLayout(db.parent))
             self._store = store
         return self._store
+
+
+def store_resource(settings: Settings) -> StoreResource:
+    """The store the settings name: COMET_HOME's SQLite file, or ``store_url``."""
+    return StoreResource(db_path=str(settings.layout.lifecycle_db), url=settings.store_url)
 
 
 class ArchiveResource(ConfigurableResource):

@@ -53,12 +53,13 @@ def home_contents(layout: HomeLayout, *, limit: int = 1000) -> HomeContents:
 
 def check_home(store: LifecycleStore, layout: HomeLayout) -> None:
     """Raise HomeMismatch when the store is empty but the home holds files."""
-    if not store.summary().empty:
+    summary = store.summary()
+    if not summary.empty:
         return
     contents = home_contents(layout)
     if contents.any:
         raise HomeMismatch(
-            f"the lifecycle store {layout.lifecycle_db} is empty, but {layout.home} holds "
+            f"the lifecycle store {summary.location} is empty, but {layout.home} holds "
             f"{contents.raw_files} raw and {contents.frame_files} frame files: was the "
             "database emptied or replaced? Run `comet-pipeline store rebuild` to re-register "
             "the raw files, or `comet-pipeline store rebuild --new` to set them aside and "

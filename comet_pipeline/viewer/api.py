@@ -85,7 +85,7 @@ def health(ctx: Context) -> Health:
     """Always 200: an unreadable store is reported in the body (``store.reachable``), and so
     is a Dagster webserver that does not answer (``dagster.reachable``)."""
     now = ctx.clock()
-    location = str(ctx.store.path)
+    location = str(ctx.store.location)
     counts: dict[FileState, int] = dict.fromkeys(FileState, 0)
     newest = [
         NewestFrame(detector=d, name=None, observed_at=None, age_minutes=None)
@@ -182,7 +182,7 @@ def frames(
 def _store_or_404(ctx: ViewerContext, what: str) -> LifecycleStore:
     store = ctx.store.get()
     if store is None:
-        raise NotFound(f"{what} (no lifecycle store at {ctx.store.path} yet)")
+        raise NotFound(f"{what} (no lifecycle store at {ctx.store.location} yet)")
     return store
 
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from comet_pipeline.domain import utcnow
 from comet_pipeline.domain.timeutil import Clock
 from comet_pipeline.settings import Settings
+from comet_pipeline.store import store_location
 from comet_pipeline.viewer import api, jobs, pages, products, reviews
 from comet_pipeline.viewer.auth import ReadAccess
 from comet_pipeline.viewer.context import StoreAccess, StoreOpener, ViewerContext
@@ -33,12 +34,14 @@ def build_app(
     reads_need_token: bool = False,
     clock: Clock = utcnow,
 ) -> FastAPI:
-    """The app over ``settings.home``; ``open_store`` opens the database read-only on first
-    use (the caller picks the engine), ``open_writer`` writably for verdicts (None: this
-    viewer refuses writes). ``reads_need_token`` when it listens beyond loopback. ``clock``
-    is "now" for ages and audit times."""
-    access = StoreAccess(settings.layout.lifecycle_db, open_store)
-    writer = StoreAccess(settings.layout.lifecycle_db, open_writer) if open_writer else None
+    """The app over ``settings.home``; ``open_store`` opens the store the settings name (the
+    SQLite file, or ``store_url``) read-only on first use (the caller picks the engine),
+    ``open_writer`` writably for verdicts (None: this viewer refuses writes).
+    ``reads_need_token`` when it listens beyond loopback. ``clock`` is "now" for ages and
+    audit times."""
+    location = store_location(settings)
+    access = StoreAccess(location, open_store)
+    writer = StoreAccess(location, open_writer) if open_writer else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

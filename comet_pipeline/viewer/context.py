@@ -12,12 +12,13 @@ from fastapi import Depends, Request
 
 from comet_pipeline.domain.timeutil import Clock
 from comet_pipeline.settings import Settings
-from comet_pipeline.store import LifecycleStore
+from comet_pipeline.store import LifecycleStore, StoreLocation
 from comet_pipeline.viewer.throttle import FailureThrottle
 
-#: Opens the store file read-only. The front door that builds the app chooses the engine
-#: (``cli`` passes the SQLite one), so the viewer itself annotates only the protocol.
-StoreOpener = Callable[[Path], LifecycleStore]
+#: Opens the store (read-only, or writable for verdicts) given what its location names: the
+#: SQLite file or the PostgreSQL URL. The front door that builds the app chooses the engine
+#: (``cli`` passes ``store.open_store``), so the viewer itself annotates only the protocol.
+StoreOpener = Callable[[Path | str], LifecycleStore]
 
 
 class StoreAccess:
@@ -28,8 +29,8 @@ class StoreAccess:
     are raised to the request, which answers 503; nothing is cached until an open succeeds.
     """
 
-    def __init__(self, path: Path, open_store: StoreOpener) -> None:
-        self.path = path
+    def __init__(self, location: StoreLocation, open_store: StoreOpener) -> None:
+        self.location = location
         self._open_store = open_store
         self._store: LifecycleStore | None = None
         self._lock = threading.Lock()
@@ -37,8 +38,8 @@ class StoreAccess:
     def get(self) -> LifecycleStore | None:
         """The store, or None while its file does not exist (nothing ingested yet)."""
         with self._lock:
-            if self._store is None and self.path.exists():
-                self._store = self._open_store(self.path)
+            if self._store is None and self.location.exists():
+                self._store = self._open_store(self.location.target)
             return self._store
 
     def close(self) -> None:

@@ -44,6 +44,6 @@ def review(ctx: Context, candidate_id: str, verdict: ReviewIn, caller: Writer) -
         raise NotFound(str(err)) from None
     except STORE_ERRORS as err:  # e.g. a read-only home: the reads work, this write cannot
         raise Unavailable(
-            f"the verdict could not be written to {ctx.writer.path}: {one_line(str(err))}"
+            f"the verdict could not be written to {ctx.writer.location}: {one_line(str(err))}"
         ) from None
     return candidate_view(ctx, writer, updated)

@@ -1,0 +1,128 @@
+"""What retention may remove, what it did remove, and what is left on disk.
+
+Files go; rows stay, marked ``pruned_at``: the store keeps knowing a frame was processed
+and which products it had, so re-processing (raw fetched again from the archive) can make
+them again. A frame on the track of a candidate nobody rejected is never offered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from comet_pipeline.domain import (
+    CandidateStatus,
+    Detector,
+    DiskUsage,
+    FileState,
+    StoredProduct,
+    StoredRaw,
+    utc,
+)
+from comet_pipeline.store.postgres.connection import PostgresConnection
+
+#: Frames a candidate still needs: on the track of any candidate not rejected.
+_KEPT_FOR_CANDIDATES = (
+    "SELECT d.file FROM detections d JOIN candidates c ON c.id = d.candidate_id"
+    f" WHERE c.status != '{CandidateStatus.REJECTED.value}'"
+)
+
+
+class RetentionQueries(PostgresConnection):
+    def prunable_products(
+        self, products: Sequence[str], before: datetime, *, limit: int = 10_000
+    ) -> list[StoredProduct]:
+        """Up to ``limit`` unpruned files of ``products`` of frames observed before
+        ``before``, oldest first, leaving out every frame a candidate still needs."""
+        sql = (
+            "SELECT p.frame, f.detector, f.observed_at, p.product, p.path, p.bytes"
+            " FROM products p JOIN frames f ON f.name = p.frame"
+            " WHERE p.pruned_at IS NULL AND f.observed_at < %s AND p.product = ANY(%s)"
+            f" AND p.frame NOT IN ({_KEPT_FOR_CANDIDATES})"
+            " ORDER BY f.observed_at, p.frame, p.product LIMIT %s"
+        )
+        with self._read_one() as conn:
+            rows = conn.execute(sql, (utc(before), list(products), limit)).fetchall()
+        return [
+            StoredProduct(
+                frame=r["frame"],
+                detector=Detector(r["detector"]),
+                observed_at=r["observed_at"],
+                product=r["product"],
+                path=r["path"],
+                size_bytes=r["bytes"],
+            )
+            for r in rows
+        ]
+
+    def mark_products_pruned(self, items: Iterable[tuple[str, str]], *, now: datetime) -> int:
+        """Mark (frame, product) files as removed from disk; returns how many rows changed."""
+        pairs = list(items)
+        if not pairs:
+            return 0
+        with self._write_one() as conn:
+            return conn.execute(
+                "UPDATE products SET pruned_at = %s WHERE pruned_at IS NULL AND (frame, product)"
+                " IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+                (utc(now), [f for f, _ in pairs], [p for _, p in pairs]),
+            ).rowcount
+
+    def prunable_raw(self, before: datetime, *, limit: int = 10_000) -> list[StoredRaw]:
+        """Raw files of PROCESSED files observed before ``before``, still on disk and needed
+        by no candidate, oldest first (a file not yet processed keeps its raw)."""
+        sql = (
+            "SELECT name, detector, observed_at, raw_path FROM files"
+            " WHERE state = %s AND raw_path IS NOT NULL AND raw_pruned_at IS NULL"
+            f" AND observed_at < %s AND name NOT IN ({_KEPT_FOR_CANDIDATES})"
+            " ORDER BY observed_at, name LIMIT %s"
+        )
+        with self._read_one() as conn:
+            rows = conn.execute(sql, (FileState.PROCESSED.value, utc(before), limit)).fetchall()
+        return [
+            StoredRaw(
+                name=r["name"],
+                detector=Detector(r["detector"]),
+                observed_at=r["observed_at"],
+                path=r["raw_path"],
+            )
+            for r in rows
+        ]
+
+    def mark_raw_pruned(self, names: Iterable[str], *, now: datetime) -> int:
+        listed = [str(n) for n in names]
+        if not listed:
+            return 0
+        with self._write_one() as conn:
+            return conn.execute(
+                "UPDATE files SET raw_pruned_at = %s WHERE raw_pruned_at IS NULL"
+                " AND name = ANY(%s)",
+                (utc(now), listed),
+            ).rowcount
+
+    def disk_usage(self) -> list[DiskUsage]:
+        """Per detector and product, the files still on disk as the store recorded them
+        (``raw`` from the files' recorded paths is sized by the caller: the store keeps no
+        raw size)."""
+        sql = (
+            "SELECT f.detector, p.product, count(*) AS n, coalesce(sum(p.bytes), 0) AS bytes"
+            " FROM products p JOIN frames f ON f.name = p.frame WHERE p.pruned_at IS NULL"
+            " GROUP BY f.detector, p.product ORDER BY f.detector, p.product"
+        )
+        with self._read_one() as conn:
+            rows = conn.execute(sql).fetchall()
+        return [
+            DiskUsage(Detector(r["detector"]), r["product"], int(r["n"]), int(r["bytes"]))
+            for r in rows
+        ]
+
+    def raw_on_disk(self) -> list[StoredRaw]:
+        """Every raw file the store believes is on disk (for sizing the raw tree)."""
+        with self._read_one() as conn:
+            rows = conn.execute(
+                "SELECT name, detector, observed_at, raw_path FROM files"
+                " WHERE raw_path IS NOT NULL AND raw_pruned_at IS NULL"
+            ).fetchall()
+        return [
+            StoredRaw(r["name"], Detector(r["detector"]), r["observed_at"], r["raw_path"])
+            for r in rows
+        ]
