@@ -1,19 +1,24 @@
 """Frame science speed and memory on the simulated archive's level-0.5 frames.
 
 * ``<det>_ms_per_frame_median``: median wall time of ``FrameProcessor.process`` (ALL
-  products: calibrated FITS, sample, bg-subtracted FITS, difference FITS, 1024/512/256
-  PNGs, difference PNG, stats) over a run of consecutive 1024² frames with a full
-  background history, in one process. Raw FITS are rendered and parsed beforehand (the
-  ingest service's work, not timed). Target: <= 100 ms. Measured twice: products written
-  to the disk (``tempfile``, ext4 here) and to ``/dev/shm`` (tmpfs) when it exists, which
-  separates the computing from this machine's write speed (~13 MB of products per frame).
+  products: calibrated and bg-subtracted FITS, RICE tile-compressed; sample; 1024/512/256
+  PNGs; difference PNGs; calibrated preview; stats) over a run of consecutive 1024² frames
+  with a full background history, in one process. Raw FITS are rendered and parsed
+  beforehand (the ingest service's work, not timed). Target: <= 100 ms. Measured twice:
+  products written to the disk (``tempfile``, ext4 here) and to ``/dev/shm`` (tmpfs) when it
+  exists, which separates the computing from this machine's write speed (~2.8 MB of products
+  per frame; ~14.5 MB before issue 13's compact products).
   ``<det>_cpu_ms_per_frame_median`` is the process CPU time (all threads) per frame: less
   sensitive than wall time to other work sharing the 2 cores.
+* ``<det>_read_<product>_ms_median``: reading a product back (``fitsio.read_image``, the
+  hunt's and the background's reader: RICE decoding), median over the timed frames.
 * ``day_*``: one whole simulated day of one detector (~105 synoptic frames) processed in
   a fresh child process (spawned, so its figures are its own); ``day_peak_traced_mb`` is
   the tracemalloc peak (numpy buffers included), ``day_max_rss_mb`` the child's peak
   resident size (interpreter, numpy, astropy and the simulator included) and
   ``day_rss_growth_mb`` its growth from before the first frame. Target: < 500 MB.
+  ``day_bytes_per_frame_median`` is every file a frame leaves (products and sample), and
+  ``day_bytes_median`` the same per product. Target (issue 13): <= 3 MB per frame.
 
 Timings are noisy: 2 shared cores, other work running.
 """
@@ -39,7 +44,9 @@ from astropy.wcs import WCS
 from comet_pipeline.archive.fits_header import helioprojective_wcs, parse_fits_header
 from comet_pipeline.domain import Frame
 from comet_pipeline.domain.models import Detector, FitsInfo
-from comet_pipeline.imaging.pipeline import FrameProcessor
+from comet_pipeline.imaging.fitsio import read_image
+from comet_pipeline.imaging.pipeline import FrameProcessor, sample_path_for
+from comet_pipeline.imaging.products import CALIBRATED, PROCESSED
 from comet_pipeline.simulator.archive import SimArchive
 from comet_pipeline.simulator.config import SimConfig
 from comet_pipeline.simulator.operations import SimObservation
@@ -64,7 +71,9 @@ def _load(
     return raw, header, info, helioprojective_wcs(info)
 
 
-def _timing_run(archive: SimArchive, det: Detector, root: Path) -> tuple[list[float], list[float]]:
+def _timing_run(
+    archive: SimArchive, det: Detector, root: Path
+) -> tuple[list[float], list[float], list[Frame]]:
     frames = [(o, *_load(archive, o)) for o in _synoptic(archive, DAY, det)[:RUN_FRAMES]]
     proc = FrameProcessor(root)
     history: list[Frame] = []
@@ -75,7 +84,19 @@ def _timing_run(archive: SimArchive, det: Detector, root: Path) -> tuple[list[fl
         times.append((time.perf_counter() - start) * 1000.0)
         cpu.append((time.process_time() - cpu0) * 1000.0)
         history.append(out)
-    return times[WARM:], cpu[WARM:]
+    return times[WARM:], cpu[WARM:], history[WARM:]
+
+
+def _read_ms(frames: list[Frame], product: str) -> float:
+    """Median ms to read ``product`` of each frame back (page cache warm)."""
+    times = []
+    for frame in frames:
+        path = Path(frame.path(product) or "")
+        read_image(path)  # the file in the page cache: the decoding is timed, not the disk
+        start = time.perf_counter()
+        read_image(path)
+        times.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(times)
 
 
 def _day_child(det_value: str, root: str, queue: Queue[dict]) -> None:
@@ -100,10 +121,17 @@ def _day_run(archive: SimArchive, det: Detector, root: Path) -> dict:
     proc = FrameProcessor(root)
     history: list[Frame] = []
     start = time.perf_counter()
+    per_frame: list[int] = []
+    per_product: dict[str, list[int]] = {}
     for obs in obs_list:
         raw, header, info, wcs = _load(archive, obs)
         out = proc.process(raw, header, info, wcs, name=obs.name, history=history[-12:])
         history.append(out)
+        sizes = {name: f.size_bytes or 0 for name, f in out.products.items()}
+        sizes["sample"] = sample_path_for(Path(out.path(CALIBRATED) or "")).stat().st_size
+        per_frame.append(sum(sizes.values()))
+        for name, size in sizes.items():
+            per_product.setdefault(name, []).append(size)
     elapsed = time.perf_counter() - start
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -116,6 +144,8 @@ def _day_run(archive: SimArchive, det: Detector, root: Path) -> dict:
         "day_max_rss_mb": round(rss1 / 1024, 1),
         "day_rss_growth_mb": round((rss1 - rss0) / 1024, 1),
         "day_output_mb": round(n_bytes / 2**20, 1),
+        "day_bytes_per_frame_median": round(statistics.median(per_frame)),
+        "day_bytes_median": {k: round(statistics.median(v)) for k, v in per_product.items()},
     }
 
 
@@ -126,13 +156,17 @@ def run() -> dict:
     shm = Path(tempfile.mkdtemp(prefix="bench_imaging_", dir="/dev/shm")) if SHM.is_dir() else None
     try:
         for det in (Detector.C2, Detector.C3):
-            times, cpu = _timing_run(archive, det, tmp / f"timing_{det.value}")
+            times, cpu, frames = _timing_run(archive, det, tmp / f"timing_{det.value}")
             figures[f"{det.value}_ms_per_frame_median"] = round(statistics.median(times), 1)
             figures[f"{det.value}_ms_per_frame_min"] = round(min(times), 1)
             figures[f"{det.value}_cpu_ms_per_frame_median"] = round(statistics.median(cpu), 1)
             figures[f"{det.value}_frames_timed"] = len(times)
+            for product in (CALIBRATED, PROCESSED):
+                figures[f"{det.value}_read_{product}_ms_median"] = round(
+                    _read_ms(frames, product), 1
+                )
             if shm is not None:
-                times, _ = _timing_run(archive, det, shm / f"timing_{det.value}")
+                times, _, _ = _timing_run(archive, det, shm / f"timing_{det.value}")
                 figures[f"{det.value}_ms_per_frame_median_tmpfs"] = round(
                     statistics.median(times), 1
                 )

@@ -17,6 +17,11 @@ import numpy as np
 SATURATION_DN = 16383.0
 
 
+def dn_scale(exptime: float, binning: int = 1) -> float:
+    """DN/s per full-resolution pixel of one stored DN: ``1 / (exptime * binning**2)``."""
+    return 1.0 / (exptime * binning * binning)
+
+
 def calibrate(raw: np.ndarray, *, offset: float, exptime: float, binning: int = 1) -> np.ndarray:
     """Return float32 ``(raw - offset) / (exptime * binning**2)``: DN/s per full-res pixel.
 
@@ -32,7 +37,7 @@ def calibrate(raw: np.ndarray, *, offset: float, exptime: float, binning: int = 
         else raw.astype(np.float32)
     )
     out -= np.float32(offset)
-    out *= np.float32(1.0 / (exptime * binning * binning))
+    out *= np.float32(dn_scale(exptime, binning))
     return out
 
 

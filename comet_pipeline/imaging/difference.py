@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
+
+from comet_pipeline.imaging.fitsio import read_image
 
 DEFAULT_MAX_GAP = timedelta(minutes=40)
 
@@ -29,3 +32,10 @@ def running_difference(
     if gap <= timedelta(0) or gap > max_gap or current.shape != previous.shape:
         return None
     return np.subtract(current, previous, dtype=np.float32)
+
+
+def difference_of_files(current: Path, previous: Path) -> np.ndarray:
+    """``current - previous`` of two calibrated products, as the processor computed it when
+    it wrote the difference PNGs: the calibrated products are lossless, so this equals the
+    running difference of that time bit for bit (the FITS of it is no longer kept)."""
+    return np.subtract(read_image(current)[0], read_image(previous)[0], dtype=np.float32)

@@ -3,7 +3,9 @@
 Products (``out_root/<detector>/<YYYYMMDD>/<stem><suffix>``) are the entries of
 :mod:`comet_pipeline.imaging.products`; each is written as soon as the science it needs
 exists. Besides them, ``<stem>.sample.npy`` keeps the flattened calibrated frame
-block-median-ed 4x (C2) or 8x (C3): the background input for later frames.
+block-median-ed 4x (C2) or 8x (C3): the background input for later frames. Files an older
+version wrote for the same frame under other names (``.cal.fits``, ``.diff.fits``…) are
+removed when it is processed again.
 
 All outputs are pure functions of the inputs (raw frame, header, history), written
 atomically, so reprocessing gives identical bytes. Orientation: see :mod:`.orientation`.
@@ -23,7 +25,7 @@ from astropy.wcs import WCS
 
 from comet_pipeline.domain.models import Detector, FitsInfo, Frame, ProductFile
 from comet_pipeline.imaging import background as bg
-from comet_pipeline.imaging.calibrate import SATURATION_DN
+from comet_pipeline.imaging.calibrate import SATURATION_DN, dn_scale
 from comet_pipeline.imaging.difference import running_difference
 from comet_pipeline.imaging.fitsio import (
     product_cards,
@@ -48,19 +50,23 @@ from comet_pipeline.imaging.products import (
     PRODUCTS,
     ProductInputs,
     Stage,
+    legacy_paths,
     product_paths,
 )
 from comet_pipeline.imaging.stats import frame_stats
 
 SAMPLE_SUFFIX = ".sample.npy"
 CAL_SUFFIX = BY_NAME[CALIBRATED].suffix
+#: The calibrated product's names, this version's first (older ones: ``.cal.fits``).
+CAL_SUFFIXES = (CAL_SUFFIX, *BY_NAME[CALIBRATED].legacy_suffixes)
 
 
 def sample_path_for(calibrated_path: Path) -> Path:
-    """``<stem>.cal.fits`` -> ``<stem>.sample.npy`` beside it."""
+    """``<stem>.cal.fits.fz`` (or an older ``<stem>.cal.fits``) -> ``<stem>.sample.npy``."""
     p = Path(calibrated_path)
     name = p.name
-    stem = name[: -len(CAL_SUFFIX)] if name.endswith(CAL_SUFFIX) else p.stem
+    suffix = next((s for s in CAL_SUFFIXES if name.endswith(s)), None)
+    stem = name[: -len(suffix)] if suffix else p.stem
     return p.with_name(stem + SAMPLE_SUFFIX)
 
 
@@ -211,6 +217,9 @@ class FrameProcessor:
 
             def on_calibrated(calibrated: Calibrated) -> None:
                 inputs.calibrated = calibrated.data
+                inputs.raw, inputs.mask = raw, calibrated.mask
+                inputs.dn_offset = info.offset
+                inputs.dn_scale = dn_scale(info.exptime, info.binning)
                 inputs.calibrated_cards = product_cards(
                     raw_header,
                     observed_at=now,
@@ -269,6 +278,8 @@ class FrameProcessor:
                 for spec in PRODUCTS:
                     if spec.stage is Stage.DIFFERENCE:
                         paths[spec.name].unlink(missing_ok=True)
+            for old in legacy_paths(self.out_root, det, now, name):  # replaced, or retired
+                old.unlink(missing_ok=True)
 
             # 5. stats
             stats = frame_stats(

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 from astropy.io import fits
 
 from comet_pipeline.domain import HUNT_REVIEWER, CandidateStatus, DetectionRecord, Detector, Frame
@@ -24,6 +23,7 @@ from comet_pipeline.hunting.persist import candidate_from_rows, candidate_row, d
 from comet_pipeline.hunting.report import cutout_strip, strip_png
 from comet_pipeline.hunting.sliding import SlidingHunter
 from comet_pipeline.hunting.stats import HuntStats
+from comet_pipeline.imaging.fitsio import read_image
 from comet_pipeline.imaging.products import PROCESSED
 from comet_pipeline.store import LifecycleStore, VerdictChanged
 
@@ -69,9 +69,7 @@ def load_hunt_frame(frame: Frame) -> HuntFrame:
     path = frame.path(PROCESSED)
     if path is None:
         raise ValueError(f"{frame.name} has no {PROCESSED} product to hunt on")
-    with fits.open(path, memmap=False) as hdul:
-        image = np.asarray(hdul[0].data, dtype=np.float32)
-        header = hdul[0].header
+    image, header = read_image(Path(path))  # compressed or an older version's float32
     return HuntFrame(
         name=frame.name,
         observed_at=frame.observed_at,

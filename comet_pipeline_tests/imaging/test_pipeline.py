@@ -10,12 +10,17 @@ from scipy import ndimage
 
 from comet_pipeline.archive.fits_header import helioprojective_wcs, parse_fits_header
 from comet_pipeline.domain.models import Detector
+from comet_pipeline.imaging.difference import difference_of_files
+from comet_pipeline.imaging.fitsio import PROCESSED_STEP, read_image, write_fits_float32
 from comet_pipeline.imaging.masks import field_mask
 from comet_pipeline.imaging.pipeline import FrameProcessor, sample_path_for
+from comet_pipeline.imaging.png import posterise
 from comet_pipeline.imaging.products import (
     CALIBRATED,
     DIFFERENCE,
     DIFFERENCE_PNG,
+    DIFFERENCE_PREVIEW,
+    NOISY_LEVELS,
     PREVIEW,
     PROCESSED,
     PROCESSED_PNG,
@@ -89,7 +94,7 @@ def sequence(tmp_path_factory):
 def test_layout_kinds_and_difference(sequence):
     root, _, _, outs = sequence
     first, last = outs[0], outs[-1]
-    assert product_path(first, CALIBRATED) == root / "c3" / "20240101" / "30000000.cal.fits"
+    assert product_path(first, CALIBRATED) == root / "c3" / "20240101" / "30000000.cal.fits.fz"
     assert sample_path_for(product_path(first, CALIBRATED)).is_file()
     assert set(first.products) == {s.name for s in PRODUCTS if s.stage is not Stage.DIFFERENCE}
     assert all(f.size_bytes == Path(f.path).stat().st_size for f in first.products.values())
@@ -98,7 +103,9 @@ def test_layout_kinds_and_difference(sequence):
     assert outs[3].background_kind == "rolling" and outs[3].background_frames == 3
     assert first.roll_deg == 0.0  # the header's CROTA1, kept for the viewer
     assert (first.naxis1, first.naxis2) == (1024, 1024)
-    assert product_path(last, DIFFERENCE).name == "30000004.diff.fits"
+    assert product_path(last, DIFFERENCE) is None  # recomputed from two calibrated, not kept
+    assert product_path(last, DIFFERENCE_PNG).name == "30000004.diff.png"
+    assert not list(root.rglob("*.diff.fits*"))
     for p in _products(last):
         assert p.exists(), p
     for p, size in (
@@ -110,13 +117,14 @@ def test_layout_kinds_and_difference(sequence):
             assert im.format == "PNG" and im.mode == "L" and im.size == (size, size)
     with Image.open(product_path(last, DIFFERENCE_PNG)) as im:
         assert im.mode == "L" and im.size == (1024, 1024)
-    with fits.open(product_path(last, PROCESSED)) as hdul:
-        assert hdul[0].header["BUNIT"] == "sigma" and hdul[0].data.dtype.kind == "f"
+    with fits.open(product_path(last, PROCESSED)) as hdul:  # what any FITS reader sees
+        assert isinstance(hdul[1], fits.CompImageHDU) and hdul[1].header["BUNIT"] == "sigma"
+        assert hdul[1].data.dtype.kind == "f"
 
 
 def test_masked_pixels_are_occulter_pylon_blocks_and_nothing_else(sequence):
     _, run, _, outs = sequence
-    cal = fits.getdata(product_path(outs[-1], CALIBRATED))
+    cal, _ = read_image(product_path(outs[-1], CALIBRATED))
     nan = np.isnan(cal)
     i = run.info0
     yy, xx = np.mgrid[0:N, 0:N]
@@ -156,7 +164,7 @@ def test_stats_noise_matches_truth(sequence):
 
 def test_moving_source_visible_in_bgsub(sequence):
     _, _, _, outs = sequence
-    bgsub = fits.getdata(product_path(outs[-1], PROCESSED))
+    bgsub, _ = read_image(product_path(outs[-1], PROCESSED))
     x, y = 650 - 5 * 4, 300 + 3 * 4
     assert bgsub[y, x] > 10  # tens of sigma; the field around it ~N(0,1)
     around = bgsub[y - 40 : y + 40, x + 20 : x + 80]
@@ -178,7 +186,7 @@ def test_radial_fallback_selectable(tmp_path):
     run = Run(seed=5)
     out, _ = _process(FrameProcessor(tmp_path, fallback="radial"), run, 0, [])
     assert out.background_kind == "radial" and out.background_frames == 0
-    bgsub = fits.getdata(product_path(out, PROCESSED))
+    bgsub, _ = read_image(product_path(out, PROCESSED))
     x, y = 650, 300
     assert bgsub[y, x] > 10  # the source survives the radial model too
     with pytest.raises(ValueError, match="fallback must be 'self' or 'radial'"):
@@ -191,11 +199,13 @@ def test_no_difference_across_long_gap_and_stale_one_removed(tmp_path):
     out0, info0 = _process(proc, run, 0, [])
     hist = [out0]
     out1, _ = _process(proc, run, 1, hist)
-    assert product_path(out1, DIFFERENCE) is not None and product_path(out1, DIFFERENCE).exists()
+    assert product_path(out1, DIFFERENCE_PNG) is not None
+    assert product_path(out1, DIFFERENCE_PNG).exists()
     late = synth.T0 + timedelta(minutes=41)
     out1b, _ = _process(proc, run, 1, hist, when=late)  # same name, observed 41 min later
-    assert product_path(out1b, DIFFERENCE) is None and product_path(out1b, DIFFERENCE_PNG) is None
-    assert not product_path(out1, DIFFERENCE).exists()
+    assert product_path(out1b, DIFFERENCE_PNG) is None
+    assert product_path(out1b, DIFFERENCE_PREVIEW) is None
+    assert not product_path(out1, DIFFERENCE_PNG).exists()
 
 
 def test_sample_rebuilt_when_missing(tmp_path):
@@ -228,25 +238,33 @@ def test_pylon_found_in_data_not_model(sequence):
     _, run, _, outs = sequence
     i = run.info0
     model = field_mask((N, N), "c3", i.sun_x, i.sun_y, i.plate_scale, 0.0)  # arm at 232°
-    cal = fits.getdata(product_path(outs[0], CALIBRATED))
+    cal, header = read_image(product_path(outs[0], CALIBRATED))
     assert np.isnan(cal[run.pylon]).all()
     assert not np.isnan(cal[model & ~run.pylon]).all()  # the 232° model was not used
-    history = " ".join(str(fits.getheader(product_path(outs[0], CALIBRATED))["HISTORY"]).split())
+    history = " ".join(str(header["HISTORY"]).split())
     measured = float(history.split("pylon at ")[1].split(" deg (measured)")[0])
     assert abs(measured - 229.0) < 0.6
 
 
-def test_load_display_array_matches_pngs(sequence):
+def test_load_display_array_matches_pngs(sequence, tmp_path):
     from comet_pipeline.imaging.display import load_display_array
 
-    _, _, _, outs = sequence
+    _, _, history, outs = sequence
     last = outs[-1]
     png = load_display_array(product_path(last, PROCESSED_PNG))
     assert png.dtype == np.uint8 and png.shape == (1024, 1024)
-    assert np.array_equal(load_display_array(product_path(last, PROCESSED)), png)
-    assert np.array_equal(
-        load_display_array(product_path(last, DIFFERENCE)), _png(product_path(last, DIFFERENCE_PNG))
-    )
+    # the FITS holds the frame to 1/32 sigma (~0.7 grey at the background's ~21 greys per
+    # sigma), the PNG 64 levels of it: a pixel that close to a step's edge may fall on its
+    # other side, one step (4 greys) away, never further
+    from_fits = posterise(load_display_array(product_path(last, PROCESSED)), 64)
+    off = np.abs(from_fits.astype(int) - png)
+    assert off.max() <= 4 and (off == 0).mean() > 0.85
+    # the difference FITS of an older version (float32, uncompressed) still displays
+    old = tmp_path / "30000004.diff.fits"
+    diff = difference_of_files(product_path(last, CALIBRATED), product_path(history[3], CALIBRATED))
+    write_fits_float32(old, diff, read_image(product_path(last, CALIBRATED))[1])
+    diff_png = _png(product_path(last, DIFFERENCE_PNG))
+    assert np.array_equal(posterise(load_display_array(old), NOISY_LEVELS[1024]), diff_png)
     cal = load_display_array(product_path(last, CALIBRATED))
     assert cal.shape == (1024, 1024) and cal[0, 0] == 128  # corner out of field: grey
 
@@ -271,12 +289,17 @@ def test_pure_frame_functions_match_the_products(sequence):
         rerun.frame(k)
     raw, _, info = rerun.frame(4, blocks=((320, 640),))
     c = calibrate_and_mask(raw, info)
-    assert np.array_equal(c.data, fits.getdata(product_path(outs[-1], CALIBRATED)), equal_nan=True)
+    # the calibrated product is lossless: the very float32 values, NaN where masked
+    assert np.array_equal(c.data, read_image(product_path(outs[-1], CALIBRATED))[0], equal_nan=True)
     geo = frame_geometry(info)
     sample = make_sample(c.data, geo, sample_factor(info.detector))
     earlier = [np.load(sample_path_for(product_path(h, CALIBRATED))) for h in history[:4]]
     sub = subtract_background(c.data, geo, sample, earlier)
     assert sub.kind == "rolling" and sub.frames == 4
-    assert np.array_equal(
-        sub.bgsub, fits.getdata(product_path(outs[-1], PROCESSED)), equal_nan=True
+    stored, _ = read_image(product_path(outs[-1], PROCESSED))
+    assert np.array_equal(np.isnan(stored), np.isnan(sub.bgsub))
+    ok = ~np.isnan(stored)
+    assert np.abs(stored[ok] - sub.bgsub[ok]).max() <= PROCESSED_STEP / 2 + 1e-6
+    np.testing.assert_array_equal(
+        stored[ok], np.rint(sub.bgsub[ok] / PROCESSED_STEP) * PROCESSED_STEP
     )

@@ -29,6 +29,12 @@ class ProductInputs:
     roll_deg: float
     calibrated: np.ndarray | None = None  # DN/s, masked pixels NaN
     calibrated_cards: list[str] = field(default_factory=list)
+    # what ``calibrated`` was computed from: (raw - dn_offset) * dn_scale, NaN where mask;
+    # the calibrated FITS keeps the raw integers (lossless)
+    raw: np.ndarray | None = None
+    mask: np.ndarray | None = None
+    dn_offset: float = 0.0
+    dn_scale: float = 1.0
     subtracted: np.ndarray | None = None  # background-subtracted, in noise sigma
     subtracted_cards: list[str] = field(default_factory=list)
     difference: np.ndarray | None = None  # running difference, DN/s

@@ -3,6 +3,15 @@
 An entry says what the product is called (the key in ``Frame.products`` and in the store's
 ``products`` table), its file suffix, its content type (for whoever serves it), the stage of
 the science it is rendered from, and the function that writes it.
+
+Compact (issue 13): the FITS are RICE tile-compressed (``.fits.fz``, the suffix fpack and
+the archives give such files, so a person or a tool knows to read the image from the
+extension), the calibrated one losslessly, the processed one in steps of 1/16 sigma
+(:mod:`..fitsio`); the noisy PNGs keep fewer grey levels and the calibrated preview is
+predicted (:mod:`..png`). Files of older versions are still read (:func:`..fitsio.read_image`)
+and still known here: ``legacy_suffixes`` of a product, and :data:`RETIRED` products, which
+are no longer written but may be on disk and in the store (served, pruned, replaced when
+the frame is processed again: :func:`legacy_paths`).
 """
 
 from __future__ import annotations
@@ -14,7 +23,12 @@ from enum import Enum
 from pathlib import Path
 
 from comet_pipeline.domain import Detector
-from comet_pipeline.imaging.fitsio import write_fits_float32
+from comet_pipeline.imaging.fitsio import (
+    PROCESSED_STEP,
+    write_dn_fits,
+    write_quantized_fits,
+    write_stepped_fits,
+)
 from comet_pipeline.imaging.png import FULL_SIZE, PREVIEW_SIZE, THUMB_SIZE, write_png
 from comet_pipeline.imaging.products.inputs import ProductInputs, require
 
@@ -51,59 +65,83 @@ class ProductSpec:
     stage: Stage
     render: Renderer
     description: str
+    legacy_suffixes: tuple[str, ...] = ()  # what older versions called the same file
+    retired: bool = False  # written by older versions only (see CATALOGUE)
 
 
 def _calibrated_fits(inputs: ProductInputs, path: Path) -> Path:
-    return write_fits_float32(
-        path, require(inputs.calibrated, "calibrated"), inputs.calibrated_cards
-    )
+    """Lossless: the raw DN (BLANK where masked), BSCALE/BZERO giving DN/s."""
+    cal = require(inputs.calibrated, "calibrated")
+    if inputs.raw is not None and inputs.mask is not None:
+        written = write_dn_fits(
+            path,
+            inputs.raw,
+            inputs.mask,
+            inputs.calibrated_cards,
+            offset=inputs.dn_offset,
+            scale=inputs.dn_scale,
+        )
+        if written is not None:
+            return written
+    return write_quantized_fits(path, cal, inputs.calibrated_cards)  # raw not integers
 
 
 def _processed_fits(inputs: ProductInputs, path: Path) -> Path:
-    return write_fits_float32(
-        path, require(inputs.subtracted, "subtracted"), inputs.subtracted_cards
+    return write_stepped_fits(
+        path, require(inputs.subtracted, "subtracted"), inputs.subtracted_cards, PROCESSED_STEP
     )
 
 
-def _difference_fits(inputs: ProductInputs, path: Path) -> Path:
-    return write_fits_float32(
-        path, require(inputs.difference, "difference"), inputs.difference_cards
-    )
+#: Grey levels kept per PNG size for the noise-dominated frames (processed, difference):
+#: the step stays ~1/20 of the background noise's spread at each size (see ``png``).
+NOISY_LEVELS = {FULL_SIZE: 64, PREVIEW_SIZE: 128, THUMB_SIZE: 256}
 
 
 def _processed_png(size: int) -> Renderer:
     def render(inputs: ProductInputs, path: Path) -> Path:
-        return write_png(inputs.subtracted_image(size), path)
+        return write_png(inputs.subtracted_image(size), path, levels=NOISY_LEVELS[size])
 
     return render
 
 
 def _difference_png(size: int) -> Renderer:
     def render(inputs: ProductInputs, path: Path) -> Path:
-        return write_png(inputs.difference_image(size), path)
+        return write_png(inputs.difference_image(size), path, levels=NOISY_LEVELS[size])
 
     return render
 
 
 def _calibrated_png(size: int) -> Renderer:
     def render(inputs: ProductInputs, path: Path) -> Path:
-        return write_png(inputs.calibrated_image(size), path)
+        return write_png(inputs.calibrated_image(size), path, predict=True)
 
     return render
 
 
-PRODUCTS: tuple[ProductSpec, ...] = (
+def _retired(_inputs: ProductInputs, path: Path) -> Path:
+    raise RuntimeError(f"{path.name}: a retired product is never written")
+
+
+#: Every product a stored frame may have, in the order they are listed (API, errors): the
+#: ones this version writes and the retired ones (``retired=True``). The running difference
+#: FITS is retired: it is ``cal - previous cal`` (float32), recomputed bit for bit from the
+#: two lossless calibrated products (``imaging.difference.difference_of_files``) in a few
+#: ms, cheaper than keeping 4.2 MB (0.7 MB compressed) per frame. Its PNGs, which the
+#: viewer shows, stay.
+CATALOGUE: tuple[ProductSpec, ...] = (
     ProductSpec(
-        CALIBRATED, ".cal.fits", FITS, Stage.CALIBRATED, _calibrated_fits,
+        CALIBRATED, ".cal.fits.fz", FITS, Stage.CALIBRATED, _calibrated_fits,
         "calibrated float32, DN/s per full-resolution pixel, masked pixels NaN, WCS",
+        (".cal.fits",),
     ),
     ProductSpec(
         CALIBRATED_PREVIEW, ".cal.preview.png", PNG, Stage.CALIBRATED, _calibrated_png(PREVIEW_SIZE),
         "the calibrated frame, log-stretched, 512 px, north up (the viewer's 'calibrated')",
     ),
     ProductSpec(
-        PROCESSED, ".bgsub.fits", FITS, Stage.SUBTRACTED, _processed_fits,
-        "background-subtracted and radially normalised, in units of the local noise sigma",
+        PROCESSED, ".bgsub.fits.fz", FITS, Stage.SUBTRACTED, _processed_fits,
+        "background-subtracted and radially normalised, in units of the local noise sigma"
+        " (kept to 1/32 sigma)", (".bgsub.fits",),
     ),
     ProductSpec(
         PROCESSED_PNG, ".png", PNG, Stage.SUBTRACTED, _processed_png(FULL_SIZE),
@@ -118,8 +156,9 @@ PRODUCTS: tuple[ProductSpec, ...] = (
         "the processed frame, 256 px",
     ),
     ProductSpec(
-        DIFFERENCE, ".diff.fits", FITS, Stage.DIFFERENCE, _difference_fits,
-        "running difference (DN/s) with the previous frame, unless the gap is long",
+        DIFFERENCE, ".diff.fits", FITS, Stage.DIFFERENCE, _retired,
+        "running difference (DN/s) with the previous frame; no longer written (recomputed"
+        " from two calibrated frames)", retired=True,
     ),
     ProductSpec(
         DIFFERENCE_PNG, ".diff.png", PNG, Stage.DIFFERENCE, _difference_png(FULL_SIZE),
@@ -131,7 +170,11 @@ PRODUCTS: tuple[ProductSpec, ...] = (
     ),
 )  # fmt: skip
 
-BY_NAME: dict[str, ProductSpec] = {p.name: p for p in PRODUCTS}
+#: What processing writes (each when its stage's science exists).
+PRODUCTS: tuple[ProductSpec, ...] = tuple(p for p in CATALOGUE if not p.retired)
+#: What older versions wrote and this one does not: still served and pruned by name.
+RETIRED: tuple[ProductSpec, ...] = tuple(p for p in CATALOGUE if p.retired)
+BY_NAME: dict[str, ProductSpec] = {p.name: p for p in CATALOGUE}
 
 
 def product(name: str) -> ProductSpec:
@@ -159,3 +202,14 @@ def product_paths(
     folder = frame_folder(out_root, detector, observed_at)
     stem = file_stem(name)
     return {p.name: folder / f"{stem}{p.suffix}" for p in PRODUCTS}
+
+
+def legacy_paths(
+    out_root: Path, detector: Detector, observed_at: datetime, name: str
+) -> list[Path]:
+    """Where older versions put this file's products under other names (``.cal.fits``,
+    the retired ``.diff.fits``…): what processing it again replaces."""
+    folder = frame_folder(out_root, detector, observed_at)
+    stem = file_stem(name)
+    suffixes = [s for p in PRODUCTS for s in p.legacy_suffixes] + [p.suffix for p in RETIRED]
+    return [folder / f"{stem}{suffix}" for suffix in suffixes]
