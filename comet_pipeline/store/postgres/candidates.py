@@ -18,30 +18,12 @@ from comet_pipeline.domain.text import bounded
 from comet_pipeline.store.errors import StoreError, UnknownCandidate, VerdictChanged
 from comet_pipeline.store.postgres.connection import PostgresConnection
 from comet_pipeline.store.postgres.rows import Row, Where
+from comet_pipeline.store.rules import CANDIDATE_COLUMNS, CANDIDATE_TIMES, HUNT_COLUMNS
 
-CANDIDATE_COLUMNS = (
-    "id",
-    "detector",
-    "first_seen_at",
-    "last_seen_at",
-    "n_frames",
-    "score",
-    "snr",
-    "speed_px_per_hour",
-    "direction_deg",
-    "status",
-    "report_text",
-    "cutout_path",
-    "updated_at",
-    "known",
-)
-_CANDIDATE_TIMES = ("first_seen_at", "last_seen_at", "updated_at")
-#: The columns a hunt rewrites on an existing candidate: everything but the verdict.
-_HUNT_COLUMNS = tuple(c for c in CANDIDATE_COLUMNS if c not in ("id", "status"))
 _UPSERT_SQL = (
     f"INSERT INTO candidates ({', '.join(CANDIDATE_COLUMNS)}) "
     f"VALUES ({', '.join(f'%({c})s' for c in CANDIDATE_COLUMNS)}) "
-    f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in _HUNT_COLUMNS)}"
+    f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in HUNT_COLUMNS)}"
 )
 #: A note longer than this is clipped (with its length said), like every stored text.
 NOTE_CHARS = 2000
@@ -87,7 +69,7 @@ class CandidateTables(PostgresConnection):
         values: dict[str, object] = {c: getattr(candidate, c) for c in CANDIDATE_COLUMNS}
         values["updated_at"] = candidate.updated_at or (now if now is not None else utcnow())
         values["status"] = CandidateStatus(candidate.status).value
-        for key in _CANDIDATE_TIMES:
+        for key in CANDIDATE_TIMES:
             value = values[key]
             if isinstance(value, datetime):
                 values[key] = utc(value)

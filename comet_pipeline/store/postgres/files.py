@@ -29,16 +29,20 @@ from comet_pipeline.domain import (
     utc,
 )
 from comet_pipeline.domain.states import (
-    FILE_TRANSITIONS,
     LEASED_FILE_STATES,
     RETRY_STATES,
-    sources_of,
 )
 from comet_pipeline.domain.text import bounded
 from comet_pipeline.store.errors import IllegalTransition, UnknownFile
 from comet_pipeline.store.postgres.connection import Conn, PostgresConnection
 from comet_pipeline.store.postgres.rows import Row, Where, ts
 from comet_pipeline.store.postgres.slots import slot_row_for_arrival
+from comet_pipeline.store.rules import (
+    TIME_FIELDS,
+    backoff_delay,
+    may_apply,
+    transition_sources,
+)
 
 # The chronological query; a test runs EXPLAIN on it to prove it is an index range scan.
 CHRONOLOGICAL_FILES_SQL = (
@@ -46,19 +50,6 @@ CHRONOLOGICAL_FILES_SQL = (
     " AND observed_at >= %(start)s AND observed_at < %(end)s ORDER BY observed_at, name"
 )
 
-# Keyword fields ``transition`` may set alongside the state.
-TRANSITION_FIELDS = frozenset(
-    {
-        "sha256",
-        "raw_path",
-        "last_error",
-        "lease_owner",
-        "lease_expires_at",
-        "next_attempt_at",
-        "attempts",
-    }
-)
-_TIME_FIELDS = frozenset({"lease_expires_at", "next_attempt_at"})
 _LEASED = [str(s) for s in LEASED_FILE_STATES]
 _RETRYING = [str(s) for s in RETRY_STATES]
 
@@ -224,12 +215,7 @@ class FileTables(PostgresConnection):
         file in a state from which ``target`` is forbidden raises IllegalTransition, as
         does an ``expected -> target`` pair the table forbids.
         """
-        unknown = set(fields) - TRANSITION_FIELDS
-        if unknown:
-            raise TypeError(f"transition() got unsupported fields: {sorted(unknown)}")
-        if expected is not None and target not in FILE_TRANSITIONS[expected]:
-            raise IllegalTransition(f"file {name!r}", expected, target, "expected source")
-        sources = frozenset({expected}) if expected is not None else sources_of(target)
+        sources = transition_sources(name, target, expected, fields)
         with self._write() as conn:
             row = conn.execute(
                 "SELECT state, lease_owner FROM files WHERE name = %s FOR UPDATE", (name,)
@@ -237,12 +223,16 @@ class FileTables(PostgresConnection):
             if row is None:
                 raise UnknownFile(name)
             current = FileState(row["state"])
-            if current not in sources:
-                if expected is None:
-                    raise IllegalTransition(f"file {name!r}", current, target)
-                return False  # the file moved on since the caller looked: lost the race
-            if owner is not None and row["lease_owner"] != owner:
-                return False  # someone else holds the lease now
+            if not may_apply(
+                name,
+                target,
+                current,
+                sources,
+                expected=expected,
+                owner=owner,
+                lease_owner=row["lease_owner"],
+            ):
+                return False
             return self._apply(conn, name, current, target, now, run_id, reason, fields)
 
     def _apply(
@@ -257,7 +247,7 @@ class FileTables(PostgresConnection):
         fields: Mapping[str, Any],
     ) -> bool:
         """The CAS itself (the caller holds the row lock, in its write transaction)."""
-        values: dict[str, Any] = {k: (ts(v) if k in _TIME_FIELDS else v) for k, v in fields.items()}
+        values: dict[str, Any] = {k: (ts(v) if k in TIME_FIELDS else v) for k, v in fields.items()}
         stamp = utc(now)
         if target in LEASED_FILE_STATES:
             values.setdefault("lease_owner", run_id)
@@ -331,12 +321,8 @@ class FileTables(PostgresConnection):
         return [file_record(r) for r in rows]
 
     def backoff_delay(self, attempts: int) -> timedelta:
-        """Delay before retry number ``attempts`` (1-based): base * 2**(n-1), capped, then
-        scaled by a random factor in [1 - jitter, 1 + jitter] so retries do not stampede."""
-        exponent = max(attempts - 1, 0)
-        nominal = min(self.backoff_cap, self.backoff_base * (2 ** min(exponent, 62)))
-        factor = 1.0 + self.rng.uniform(-self.jitter, self.jitter)
-        return nominal * factor
+        """Delay before retry number ``attempts`` (see ``store.rules.backoff_delay``)."""
+        return backoff_delay(attempts, self.backoff_base, self.backoff_cap, self.jitter, self.rng)
 
     def fail(
         self,

@@ -17,31 +17,14 @@ from comet_pipeline.domain import (
 )
 from comet_pipeline.domain.text import bounded
 from comet_pipeline.store.errors import StoreError, UnknownCandidate, VerdictChanged
+from comet_pipeline.store.rules import CANDIDATE_COLUMNS, CANDIDATE_TIMES, HUNT_COLUMNS
 from comet_pipeline.store.sqlite.connection import SQLiteConnection
 from comet_pipeline.store.sqlite.rows import Row, Where, dt, json_list
-
-CANDIDATE_COLUMNS = (
-    "id",
-    "detector",
-    "first_seen_at",
-    "last_seen_at",
-    "n_frames",
-    "score",
-    "snr",
-    "speed_px_per_hour",
-    "direction_deg",
-    "status",
-    "report_text",
-    "cutout_path",
-    "updated_at",
-    "known",
-)
-_CANDIDATE_TIMES = ("first_seen_at", "last_seen_at", "updated_at")
 
 
 def candidate_record(row: Row) -> CandidateRecord:
     values = {k: row[k] for k in CANDIDATE_COLUMNS}
-    for key in _CANDIDATE_TIMES:
+    for key in CANDIDATE_TIMES:
         values[key] = dt(values[key])
     values["status"] = CandidateStatus(values["status"])
     return CandidateRecord(**values)
@@ -58,12 +41,10 @@ def review_record(row: Row) -> CandidateReview:
     )
 
 
-#: The columns a hunt rewrites on an existing candidate: everything but the verdict.
-_HUNT_COLUMNS = tuple(c for c in CANDIDATE_COLUMNS if c not in ("id", "status"))
 _UPSERT_SQL = (
     f"INSERT INTO candidates ({', '.join(CANDIDATE_COLUMNS)}) "
     f"VALUES ({', '.join(':' + c for c in CANDIDATE_COLUMNS)}) "
-    f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _HUNT_COLUMNS)}"
+    f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in HUNT_COLUMNS)}"
 )
 #: A note longer than this is clipped (with its length said), like every stored text.
 NOTE_CHARS = 2000
@@ -91,7 +72,7 @@ class CandidateTables(SQLiteConnection):
         values: dict[str, object] = {c: getattr(candidate, c) for c in CANDIDATE_COLUMNS}
         values["updated_at"] = candidate.updated_at or (now if now is not None else utcnow())
         values["status"] = CandidateStatus(candidate.status).value
-        for key in _CANDIDATE_TIMES:
+        for key in CANDIDATE_TIMES:
             value = values[key]
             if isinstance(value, datetime):
                 values[key] = to_iso(value)

@@ -29,13 +29,17 @@ from comet_pipeline.domain import (
     to_iso,
 )
 from comet_pipeline.domain.states import (
-    FILE_TRANSITIONS,
     LEASED_FILE_STATES,
     RETRY_STATES,
-    sources_of,
 )
 from comet_pipeline.domain.text import bounded
 from comet_pipeline.store.errors import IllegalTransition, UnknownFile
+from comet_pipeline.store.rules import (
+    TIME_FIELDS,
+    backoff_delay,
+    may_apply,
+    transition_sources,
+)
 from comet_pipeline.store.sqlite.connection import SQLiteConnection
 from comet_pipeline.store.sqlite.rows import Row, Where, dt, iso, json_list
 from comet_pipeline.store.sqlite.slots import slot_row_for_arrival
@@ -45,20 +49,6 @@ CHRONOLOGICAL_FILES_SQL = (
     "SELECT * FROM files WHERE detector = :detector"
     " AND observed_at >= :start AND observed_at < :end ORDER BY observed_at, name"
 )
-
-# Keyword fields ``transition`` may set alongside the state.
-TRANSITION_FIELDS = frozenset(
-    {
-        "sha256",
-        "raw_path",
-        "last_error",
-        "lease_owner",
-        "lease_expires_at",
-        "next_attempt_at",
-        "attempts",
-    }
-)
-_TIME_FIELDS = frozenset({"lease_expires_at", "next_attempt_at"})
 
 
 def file_record(row: Row) -> FileRecord:
@@ -192,12 +182,7 @@ class FileTables(SQLiteConnection):
         file in a state from which ``target`` is forbidden raises IllegalTransition, as
         does an ``expected -> target`` pair the table forbids.
         """
-        unknown = set(fields) - TRANSITION_FIELDS
-        if unknown:
-            raise TypeError(f"transition() got unsupported fields: {sorted(unknown)}")
-        if expected is not None and target not in FILE_TRANSITIONS[expected]:
-            raise IllegalTransition(f"file {name!r}", expected, target, "expected source")
-        sources = frozenset({expected}) if expected is not None else sources_of(target)
+        sources = transition_sources(name, target, expected, fields)
         with self._write() as db:
             row = db.execute(
                 "SELECT state, lease_owner FROM files WHERE name = ?", (name,)
@@ -205,12 +190,16 @@ class FileTables(SQLiteConnection):
             if row is None:
                 raise UnknownFile(name)
             current = FileState(row["state"])
-            if current not in sources:
-                if expected is None:
-                    raise IllegalTransition(f"file {name!r}", current, target)
-                return False  # the file moved on since the caller looked: lost the race
-            if owner is not None and row["lease_owner"] != owner:
-                return False  # someone else holds the lease now
+            if not may_apply(
+                name,
+                target,
+                current,
+                sources,
+                expected=expected,
+                owner=owner,
+                lease_owner=row["lease_owner"],
+            ):
+                return False
             return self._apply(db, name, current, target, now, run_id, reason, fields)
 
     def _apply(
@@ -225,9 +214,7 @@ class FileTables(SQLiteConnection):
         fields: Mapping[str, Any],
     ) -> bool:
         """The CAS itself (caller holds the write transaction)."""
-        values: dict[str, Any] = {
-            k: (iso(v) if k in _TIME_FIELDS else v) for k, v in fields.items()
-        }
+        values: dict[str, Any] = {k: (iso(v) if k in TIME_FIELDS else v) for k, v in fields.items()}
         if target in LEASED_FILE_STATES:
             values.setdefault("lease_owner", run_id)
             values.setdefault("lease_expires_at", to_iso(now + self.lease))
@@ -324,12 +311,8 @@ class FileTables(SQLiteConnection):
         return [file_record(r) for r in rows]
 
     def backoff_delay(self, attempts: int) -> timedelta:
-        """Delay before retry number ``attempts`` (1-based): base * 2**(n-1), capped, then
-        scaled by a random factor in [1 - jitter, 1 + jitter] so retries do not stampede."""
-        exponent = max(attempts - 1, 0)
-        nominal = min(self.backoff_cap, self.backoff_base * (2 ** min(exponent, 62)))
-        factor = 1.0 + self.rng.uniform(-self.jitter, self.jitter)
-        return nominal * factor
+        """Delay before retry number ``attempts`` (see ``store.rules.backoff_delay``)."""
+        return backoff_delay(attempts, self.backoff_base, self.backoff_cap, self.jitter, self.rng)
 
     def fail(
         self,
