@@ -334,9 +334,15 @@ def _wait(
 
 
 def _env(dagster_home: Path, comet_home: Path) -> dict[str, str]:
-    """The environment of a default deployment: nothing of the caller's COMET_* settings."""
+    """The environment of a default deployment: nothing of the caller's COMET_* settings
+    but the partitions' start."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMET_")}
-    env.update(DAGSTER_HOME=str(dagster_home), COMET_HOME=str(comet_home))
+    # what a user backfilling an old range sets: partitions from its month on
+    env.update(
+        DAGSTER_HOME=str(dagster_home),
+        COMET_HOME=str(comet_home),
+        COMET_PARTITIONS_START=f"{START:%Y-%m}-01",
+    )
     env.pop("PYTHONPROFILEIMPORTTIME", None)
     return env
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -55,7 +55,8 @@ class HomeLayout:
 
 @dataclass(frozen=True)
 class Retention:
-    """How many days each kind of file is kept (None: for ever), counted from observation.
+    """How many days each kind of file is kept (None: for ever), counted from observation
+    and from processing, whichever is later (a backfill of old days keeps what it made).
     Frames on the track of a candidate nobody rejected are kept whatever these say."""
 
     raw_days: int | None = 14
@@ -69,7 +70,11 @@ class Settings:
     archive_url: str = DEFAULT_ARCHIVE_URL
     schedule_url: str = DEFAULT_SCHEDULE_URL
     detectors: tuple[Detector, ...] = (Detector.C2, Detector.C3)
-    partitions_start: date = date(2025, 1, 1)
+    # COMET_PARTITIONS_START: by default the first of the month before last (see
+    # default_partitions_start): 59-91 days back, 1,400-2,200 hourly partitions in the UI
+    partitions_start: date = field(
+        default_factory=lambda: default_partitions_start(datetime.now(UTC).date())
+    )
     dagster_url: str = DEFAULT_DAGSTER_URL
     retention: Retention = Retention()
     # COMET_STORE_URL: None keeps the lifecycle store in COMET_HOME (lifecycle.db, SQLite);
@@ -81,17 +86,13 @@ class Settings:
         return HomeLayout(self.home)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, today: date | None = None
+    ) -> Settings:
         env = os.environ if env is None else env
         home = Path(env.get("COMET_HOME") or Path.home() / ".comet_pipeline").expanduser()
         detectors = _parse_detectors(env.get("COMET_DETECTORS", "c2,c3"))
-        start_text = env.get("COMET_PARTITIONS_START", "2025-01-01")
-        try:
-            start = date.fromisoformat(start_text)
-        except ValueError as exc:
-            raise SettingsError(
-                f"COMET_PARTITIONS_START must be a date like 2025-01-01, got {start_text!r}"
-            ) from exc
+        start = _partitions_start(env, today or datetime.now(UTC).date())
         retention = Retention(
             raw_days=_days(env, "COMET_KEEP_RAW_DAYS", Retention.raw_days),
             fits_days=_days(env, "COMET_KEEP_FITS_DAYS", Retention.fits_days),
@@ -109,6 +110,28 @@ class Settings:
             ),
             store_url=_store_url(env),
         )
+
+
+def default_partitions_start(today: date) -> date:
+    """The first day of the month before last (59-91 days back): the partitions cover
+    the near-real-time archive's recent days and about the FITS products' 60 days of
+    retention, and the UI lists 1,400-2,200 hours, not every hour since a fixed date.
+    Stable within a month, so the partitions definition (part of each asset's identity)
+    changes twelve times a year. Older ranges: set COMET_PARTITIONS_START."""
+    months = today.year * 12 + today.month - 1 - 2
+    return date(months // 12, months % 12 + 1, 1)
+
+
+def _partitions_start(env: Mapping[str, str], today: date) -> date:
+    text = env.get("COMET_PARTITIONS_START", "").strip()
+    if not text:
+        return default_partitions_start(today)
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise SettingsError(
+            f"COMET_PARTITIONS_START must be a date like 2025-01-01, got {text!r}"
+        ) from exc
 
 
 def _url(env: Mapping[str, str], name: str, default: str, *, simulated: bool = True) -> str:

@@ -7,6 +7,7 @@ every engine) and override these by name where they must.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +18,12 @@ from comet_pipeline.settings import Settings
 from comet_pipeline.store import LifecycleStore, SQLiteStore
 from comet_pipeline_tests.clocks import ManualClock
 from comet_pipeline_tests.shared import CLOSED_DAGSTER_URL, FILLED_NAMES, FILLED_TIMES, HOUR, NOW
+
+# The tests' history (fixtures, simulated days, Dagster partitions) lies in 2025, before
+# the default partitions start (the month before last). Set before any test module imports
+# the definitions (which read the settings once), and inherited by the Dagster processes
+# the end-to-end tests start.
+os.environ["COMET_PARTITIONS_START"] = "2025-01-01"
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Run the ingestion jobs in process: what `comet-pipeline demo`, tests and benchmarks use.
 
 The same jobs the sensors launch, executed with ``execute_in_process`` over a partition
-range (one run for a range of hours, as a backfill with the 12-hour policy would do).
+range (one run for a range of hours, as a backfill with the week-long policy would do).
 """
 
 from __future__ import annotations
@@ -17,10 +17,14 @@ from dagster._core.storage.tags import (
 
 from comet_pipeline.definitions import build_definitions
 from comet_pipeline.defs.jobs import INGEST_HOUR_JOB, SLOTS_JOB
-from comet_pipeline.defs.partitions import HOURLY_FORMAT
+from comet_pipeline.defs.partitions import FIRST_HOUR, HOURLY_FORMAT
 from comet_pipeline.defs.resources import ClockResource
 from comet_pipeline.ingest.windows import days_covering, hour_floor
 from comet_pipeline.settings import Settings
+
+
+class BeforePartitions(ValueError):
+    """A range that starts before ``COMET_PARTITIONS_START``: Dagster has no partition for it."""
 
 
 def demo_instance() -> DagsterInstance:
@@ -40,7 +44,14 @@ def ingest_range(
     clock: ClockResource | None = None,
     **resource_overrides: ConfigurableResource,
 ) -> list[bool]:
-    """Materialize slots for the covering days, then the hours [start, end) in one run."""
+    """Materialize slots for the covering days, then the hours [start, end) in one run.
+
+    Raises ``BeforePartitions`` when the range begins before the first partition."""
+    if hour_floor(start) < FIRST_HOUR:
+        raise BeforePartitions(
+            f"{start:%Y-%m-%d %H:%M} UT is before the first partition ({FIRST_HOUR:%Y-%m-%d});"
+            f" set COMET_PARTITIONS_START={start:%Y-%m-%d} (or earlier) to ingest it"
+        )
     defs = build_definitions(settings, clock=clock, **resource_overrides)
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     outcomes = []

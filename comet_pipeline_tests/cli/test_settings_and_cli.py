@@ -10,15 +10,15 @@ import pytest
 from comet_pipeline import cli
 from comet_pipeline.cli.reports import frames_text, status_text
 from comet_pipeline.domain import Detector
-from comet_pipeline.settings import Settings, SettingsError
+from comet_pipeline.settings import Settings, SettingsError, default_partitions_start
 from comet_pipeline_tests.shared import FILLED_TIMES
 
 
 def test_settings_defaults_and_overrides(tmp_path: Path):
-    defaults = Settings.from_env({})
+    defaults = Settings.from_env({}, today=date(2026, 12, 2))
     assert defaults.archive_url == "sim://lasco" and defaults.schedule_url == "sim://schedule"
     assert defaults.detectors == (Detector.C2, Detector.C3)
-    assert defaults.partitions_start == date(2025, 1, 1)
+    assert defaults.partitions_start == date(2026, 10, 1)
     assert defaults.home == Path.home() / ".comet_pipeline"
     custom = Settings.from_env(
         {
@@ -34,6 +34,23 @@ def test_settings_defaults_and_overrides(tmp_path: Path):
     assert custom.partitions_start == date(2026, 2, 1)
     with pytest.raises(AttributeError):
         custom.home = tmp_path  # type: ignore[misc]  # frozen
+
+
+@pytest.mark.parametrize(
+    ("today", "start"),
+    [
+        (date(2026, 12, 2), date(2026, 10, 1)),
+        (date(2026, 12, 31), date(2026, 10, 1)),
+        (date(2026, 1, 15), date(2025, 11, 1)),
+        (date(2026, 2, 28), date(2025, 12, 1)),
+        (date(2026, 3, 1), date(2026, 1, 1)),
+    ],
+)
+def test_partitions_start_by_default_is_the_first_of_the_month_before_last(today, start):
+    assert default_partitions_start(today) == start
+    # two to three months back: 1,400 to 2,200 hours in the UI, never a year of them
+    assert 59 <= (today - start).days <= 91
+    assert Settings.from_env({"COMET_PARTITIONS_START": " "}, today=today).partitions_start == start
 
 
 @pytest.mark.parametrize(
@@ -113,3 +130,18 @@ def test_simulate_archive_on_a_busy_port_is_one_line_and_exit_2(capsys, monkeypa
     assert captured.err == (
         f"comet-pipeline: port {port} is in use; try --port 0 or another port\n"
     )
+
+
+def test_demo_before_the_first_partition_says_which_setting(tmp_path: Path, capsys):
+    from datetime import UTC, datetime
+
+    from comet_pipeline.cli.demo import run_demo
+    from comet_pipeline.defs.partitions import FIRST_HOUR
+
+    until = FIRST_HOUR - timedelta(days=30)
+    settings = Settings(home=tmp_path / "home")
+    assert run_demo(settings, hours=2, until=until) == 2
+    err = capsys.readouterr().err
+    assert f"before the first partition ({FIRST_HOUR:%Y-%m-%d})" in err
+    assert f"COMET_PARTITIONS_START={until - timedelta(hours=2):%Y-%m-%d}" in err
+    assert until.tzinfo is UTC and datetime.now(UTC) > until
