@@ -21,9 +21,15 @@ from comet_pipeline.settings import get_settings
 
 HOURLY_FORMAT = "%Y-%m-%d-%H:%M"
 
-#: A range of hours runs in runs of at most this many partitions (a day in two runs).
-#: Every hourly asset carries it, so a job over them keeps it.
-HOURLY_BACKFILL = BackfillPolicy.multi_run(max_partitions_per_run=12)
+#: A backfill runs a week of hours per run (a month in five), and the slots of a week
+#: per run. Every hourly asset carries the same policy, so a job over them keeps it.
+#: Runs of a week, not of hours: ``processed_frames`` depends on its own previous hour, so
+#: the backfill daemon starts one range's processing only when the range before is done,
+#: and each link of that chain waits for a daemon tick (~30 s). Shorter runs spend the
+#: backfill waiting; a week keeps the runs few and still lets one week download while the
+#: week before is processed and hunted.
+HOURLY_BACKFILL = BackfillPolicy.multi_run(max_partitions_per_run=7 * 24)
+DAILY_BACKFILL = BackfillPolicy.multi_run(max_partitions_per_run=7)
 
 _START = get_settings().partitions_start
 

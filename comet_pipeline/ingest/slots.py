@@ -164,3 +164,24 @@ def sync_slots(
     reconcile_slots(store, start, start + timedelta(days=1), now, result, listed)
     result.elapsed_s = time.perf_counter() - started
     return result
+
+
+def sync_slot_days(
+    store: LifecycleStore,
+    client: ArchiveClient,
+    detectors: Iterable[Detector],
+    days: Sequence[date],
+    now: datetime,
+) -> StepResult:
+    """``sync_slots`` for each of ``days`` (a backfill's run covers several), reading the
+    schedule once and each listing once. Files arriving during a day's passes sit in the
+    folders of their observation day: that day or the one before."""
+    schedule = scheduled_slots(client)
+    wanted = sorted({d - timedelta(days=k) for d in days for k in (1, 0)})
+    listed = listed_arrivals(client, detectors, wanted)
+    result = StepResult()
+    for day in days:
+        result.absorb(sync_slots(store, schedule, day, now, listed))
+    # the schedule is one source, however many days it served
+    result.failed_sources[:] = list(dict.fromkeys(result.failed_sources))
+    return result

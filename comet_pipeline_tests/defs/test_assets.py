@@ -30,8 +30,13 @@ def test_definitions_load_and_name_the_contract(settings):
     assert {"daily_slots_schedule", "hourly_sweep_schedule"} <= {s.name for s in repo.schedule_defs}
     hourly_keys = ["discovered_files", "downloaded_files", "processed_frames", "comet_candidates"]
     policies = {repo.asset_graph.get(AssetKey(k)).backfill_policy for k in hourly_keys}
-    assert len(policies) == 1  # one policy, so a backfill of the job runs 12 hours per run
-    assert next(iter(policies)).max_partitions_per_run == 12
+    assert len(policies) == 1  # one policy, so a backfill of the job runs a week per run
+    assert next(iter(policies)).max_partitions_per_run == 7 * 24
+    slots_policy = repo.asset_graph.get(AssetKey("downlink_slots")).backfill_policy
+    assert slots_policy is not None and slots_policy.max_partitions_per_run == 7
+    # step processes forked from a server that imported the project once
+    executor = repo.get_job(INGEST_HOUR_JOB).executor_def
+    assert executor.name == "multiprocess_forkserver"
     hourly = repo.asset_graph.get(AssetKey("discovered_files")).partitions_def
     assert hourly.get_partition_keys(current_time=datetime(2025, 1, 1, 3, 30, tzinfo=UTC))[:2] == [
         "2025-01-01-00:00",
@@ -54,6 +59,26 @@ def test_slots_asset_for_one_day(settings, instance):
     assert sorted(c.check_name for c in checks) == ["schedule_read", "slot_coverage"]
     assert next(c for c in checks if c.check_name == "schedule_read").passed
     assert "| begin (UT) |" in meta["passes"].value
+
+
+def test_slots_for_a_range_of_days_in_one_run(settings, instance):
+    """A backfill's run covers up to a week of days: each day gets its slots."""
+    defs = make_defs(settings)
+    result = defs.resolve_job_def(SLOTS_JOB).execute_in_process(
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": "2025-06-08",
+            "dagster/asset_partition_range_end": "2025-06-10",
+        },
+    )
+    assert result.success
+    store = SQLiteStore(settings.layout.lifecycle_db)
+    first = HOUR.replace(day=8, hour=0)
+    days = {s.bot.date() for s in store.slots_between(first, first + timedelta(days=3))}
+    assert days == {(first + timedelta(days=k)).date() for k in range(3)}
+    meta = _materialization(result, "downlink_slots").metadata
+    assert meta["days_in_run"].value == 3
+    assert meta["slots"].value == len(store.slots_between(first, first + timedelta(days=3)))
 
 
 def test_hour_materialized_twice_downloads_nothing_the_second_time(settings, instance):

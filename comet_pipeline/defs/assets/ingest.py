@@ -36,7 +36,7 @@ from comet_pipeline.defs.metadata import (
     slots_metadata,
     window_metadata,
 )
-from comet_pipeline.defs.partitions import DAILY, HOURLY_ASSET
+from comet_pipeline.defs.partitions import DAILY, DAILY_BACKFILL, HOURLY_ASSET
 from comet_pipeline.defs.resources import (
     ArchiveResource,
     ClockResource,
@@ -50,7 +50,7 @@ from comet_pipeline.ingest.download import download_window
 from comet_pipeline.ingest.process import Progress, process_window
 from comet_pipeline.ingest.recover import recover_leases
 from comet_pipeline.ingest.results import StepResult
-from comet_pipeline.ingest.slots import listed_arrivals, scheduled_slots, sync_slots
+from comet_pipeline.ingest.slots import sync_slot_days
 from comet_pipeline.store import LifecycleStore
 
 ARCHIVE_POOL = "lasco_archive"
@@ -67,6 +67,7 @@ ARCHIVE_STEP: dict[str, Any] = {"pool": ARCHIVE_POOL, "retry_policy": ARCHIVE_RE
 
 @asset(
     partitions_def=DAILY,
+    backfill_policy=DAILY_BACKFILL,
     group_name=GROUP,
     kinds={"sqlite"},
     **ARCHIVE_STEP,
@@ -82,15 +83,11 @@ def downlink_slots(
 ) -> MaterializeResult:
     with fail_fast():
         window = context.partition_time_window
-        day = window.start.date()
-        client = archive.get()
-        # Files arriving during the day's passes sit in the folders of their observation day:
-        # that day or the one before.
-        listed = listed_arrivals(client, pipeline.detectors, [day - timedelta(days=1), day])
-        result = sync_slots(store.get(), scheduled_slots(client), day, clock.now(), listed)
+        days = [d.date() for d in _steps(window.start, window.end, timedelta(days=1))]
+        result = sync_slot_days(store.get(), archive.get(), pipeline.detectors, days, clock.now())
         slots = store.get().slots_between(window.start, window.end)
         return MaterializeResult(
-            metadata=slots_metadata(result, slots),
+            metadata={**slots_metadata(result, slots), "days_in_run": len(days)},
             check_results=[slot_coverage(slots), sources_read(SCHEDULE_READ, result)],
         )
 
@@ -222,7 +219,8 @@ def _window(
     records = [r for d in detectors for r in store.files_between(d, window.start, window.end)]
     keys = context.partition_keys
     if len(keys) > 1:
-        for key, hour in zip(keys, _hours(window.start, len(keys)), strict=True):
+        hours = _steps(window.start, window.end, timedelta(hours=1))
+        for key, hour in zip(keys, hours, strict=True):
             mine = [r for r in records if hour <= r.observed_at < hour + timedelta(hours=1)]
             context.log_event(
                 AssetObservation(
@@ -234,8 +232,9 @@ def _window(
     return {**window_metadata(result, records, window.start, window.end), "hours_in_run": len(keys)}
 
 
-def _hours(start: datetime, n: int) -> list[datetime]:
-    return [start + timedelta(hours=i) for i in range(n)]
+def _steps(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
+    """The starts of the partitions (hours, days) of a run's window."""
+    return [start + i * step for i in range((end - start) // step)]
 
 
 def _log_progress(context: AssetExecutionContext, what: str) -> Progress:
