@@ -33,7 +33,9 @@ class RetentionResult:
 
     files: Counter[tuple[Detector, str]] = field(default_factory=Counter)
     size_bytes: Counter[tuple[Detector, str]] = field(default_factory=Counter)
-    cutoffs: dict[str, datetime] = field(default_factory=dict)  # kind -> observed before
+    cutoffs: dict[str, datetime] = field(
+        default_factory=dict
+    )  # kind -> observed and processed before
     missing: int = 0  # already gone from disk: marked, nothing removed
     elapsed_s: float = 0.0
 

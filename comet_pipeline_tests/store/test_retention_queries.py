@@ -75,3 +75,21 @@ def test_prunable_raw_is_processed_old_and_unneeded(make_store):
     assert store.mark_raw_pruned(["a.fts"], now=NOW) == 1
     assert store.prunable_raw(before) == []
     assert {r.name for r in store.raw_on_disk()} == {"b.fts", "c.fts"}
+
+
+def test_a_backfill_of_old_days_keeps_what_it_just_made(make_store):
+    """Days are counted from observation and from processing: a frame of last year
+    processed yesterday keeps its raw and FITS (the next hours' backgrounds read them)."""
+    store = make_store()
+    observed, processed = NOW - timedelta(days=400), NOW - timedelta(days=1)
+    store.register_files([archive_file("old.fts", observed)], now=processed)
+    for state in path_to(FileState.PROCESSED):
+        extra = {"raw_path": "/raw/old.fts"} if state is FileState.DOWNLOADED else {}
+        assert store.transition("old.fts", state, now=processed, **extra)
+    calibrated = {"calibrated": ProductFile("/f/old.cal.fits", 4000)}
+    store.record_frame(Frame("old.fts", Detector.C2, observed, products=calibrated), now=processed)
+    assert store.prunable_products(["calibrated"], NOW - timedelta(days=60)) == []
+    assert store.prunable_raw(NOW - timedelta(days=14)) == []
+    # once the days have passed since its processing too, it goes
+    assert [p.frame for p in store.prunable_products(["calibrated"], NOW)] == ["old.fts"]
+    assert [r.name for r in store.prunable_raw(NOW)] == ["old.fts"]

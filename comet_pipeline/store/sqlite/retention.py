@@ -35,18 +35,21 @@ class RetentionQueries(SQLiteConnection):
     def prunable_products(
         self, products: Sequence[str], before: datetime, *, limit: int = 10_000
     ) -> list[StoredProduct]:
-        """Up to ``limit`` unpruned files of ``products`` of frames observed before
-        ``before``, oldest first, leaving out every frame a candidate still needs."""
+        """Up to ``limit`` unpruned files of ``products`` of frames observed and processed
+        before ``before`` (a backfill of old days keeps what it just made, which the next
+        hours' backgrounds read), oldest first, leaving out every frame a candidate needs."""
         sql = (
             "SELECT p.frame, f.detector, f.observed_at, p.product, p.path, p.bytes"
             " FROM products p JOIN frames f ON f.name = p.frame"
-            " WHERE p.pruned_at IS NULL AND f.observed_at < ?"
+            " WHERE p.pruned_at IS NULL AND f.observed_at < ? AND f.processed_at < ?"
             " AND p.product IN (SELECT value FROM json_each(?))"
             f" AND p.frame NOT IN ({_KEPT_FOR_CANDIDATES})"
             " ORDER BY f.observed_at, p.frame, p.product LIMIT ?"
         )
         with self._read() as db:
-            rows = db.execute(sql, (to_iso(before), json_list(list(products)), limit)).fetchall()
+            rows = db.execute(
+                sql, (to_iso(before), to_iso(before), json_list(list(products)), limit)
+            ).fetchall()
         return [
             StoredProduct(
                 frame=r["frame"],
@@ -73,16 +76,19 @@ class RetentionQueries(SQLiteConnection):
             return int(cursor.rowcount)
 
     def prunable_raw(self, before: datetime, *, limit: int = 10_000) -> list[StoredRaw]:
-        """Raw files of PROCESSED files observed before ``before``, still on disk and needed
-        by no candidate, oldest first (a file not yet processed keeps its raw)."""
+        """Raw files of files observed before ``before`` and PROCESSED before it too, still
+        on disk and needed by no candidate, oldest first (a file not yet processed keeps its
+        raw)."""
         sql = (
             "SELECT name, detector, observed_at, raw_path FROM files"
             " WHERE state = ? AND raw_path IS NOT NULL AND raw_pruned_at IS NULL"
-            f" AND observed_at < ? AND name NOT IN ({_KEPT_FOR_CANDIDATES})"
+            f" AND observed_at < ? AND updated_at < ? AND name NOT IN ({_KEPT_FOR_CANDIDATES})"
             " ORDER BY observed_at, name LIMIT ?"
         )
         with self._read() as db:
-            rows = db.execute(sql, (FileState.PROCESSED.value, to_iso(before), limit)).fetchall()
+            rows = db.execute(
+                sql, (FileState.PROCESSED.value, to_iso(before), to_iso(before), limit)
+            ).fetchall()
         return [
             StoredRaw(
                 name=r["name"],
