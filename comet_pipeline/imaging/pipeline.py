@@ -126,6 +126,19 @@ class FrameProcessor:
         self._samples = _LRU(4 * history + 8)  # both detectors interleaved, plus slack
         self._frames = _LRU(2)  # the previous calibrated frame of each detector
 
+    def like(self) -> FrameProcessor:
+        """A processor with the same settings and empty memory: one per thread (the caches
+        are not shared between threads)."""
+        return FrameProcessor(
+            self.out_root,
+            history=self.history,
+            min_history=self.min_history,
+            max_gap=self.max_gap,
+            background_window=self.background_window,
+            saturation_dn=self.saturation_dn,
+            fallback=self.fallback,
+        )
+
     # -- history ---------------------------------------------------------------------------
     def _sample(self, prior: Frame, geo: Geometry, factor: int) -> np.ndarray | None:
         """The prior frame's sample: memory, else its ``.sample.npy``, else rebuilt from its

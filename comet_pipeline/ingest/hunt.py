@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from astropy.io import fits
-
-from comet_pipeline.domain import HUNT_REVIEWER, CandidateStatus, DetectionRecord, Detector, Frame
+from comet_pipeline.domain import HUNT_REVIEWER, CandidateStatus, DetectionRecord, Detector
 from comet_pipeline.hunting.hunter import DEFAULT_CONFIG
+from comet_pipeline.hunting.loading import load_hunt_frame
 from comet_pipeline.hunting.model import Candidate, HuntFrame
 from comet_pipeline.hunting.persist import candidate_from_rows, candidate_row, detection_rows
 from comet_pipeline.hunting.report import cutout_strip, strip_png
 from comet_pipeline.hunting.sliding import SlidingHunter
 from comet_pipeline.hunting.stats import HuntStats
-from comet_pipeline.imaging.fitsio import read_image
 from comet_pipeline.imaging.products import PROCESSED
 from comet_pipeline.store import LifecycleStore, VerdictChanged
 
@@ -53,6 +52,16 @@ class HuntResult:
     elapsed_s: float = 0.0
     stats: dict[Detector, HuntStats] = field(default_factory=dict)  # what the hunter did
 
+    def absorb(self, other: HuntResult) -> None:
+        """Fold another detector's hunt into this one."""
+        self.frames.update(other.frames)
+        self.candidates += other.candidates
+        self.cutouts.update(other.cutouts)
+        self.merged_away += other.merged_away
+        self.statuses.update(other.statuses)
+        self.carried.update(other.carried)
+        self.stats.update(other.stats)
+
     @property
     def new_candidates(self) -> list[Candidate]:
         """The candidates a hunter should look at: known objects (planets) and the ones a
@@ -62,34 +71,6 @@ class HuntResult:
             for c in self.candidates
             if c.is_new and self.statuses.get(c.id) is not CandidateStatus.REJECTED
         ]
-
-
-def load_hunt_frame(frame: Frame) -> HuntFrame:
-    """The background-subtracted frame of a processed file, with its Sun centre."""
-    path = frame.path(PROCESSED)
-    if path is None:
-        raise ValueError(f"{frame.name} has no {PROCESSED} product to hunt on")
-    image, header = read_image(Path(path))  # compressed or an older version's float32
-    return HuntFrame(
-        name=frame.name,
-        observed_at=frame.observed_at,
-        image=image,
-        sun_x=float(header["CRPIX1"]) - 1.0,
-        sun_y=float(header["CRPIX2"]) - 1.0,
-        plate_scale=_plate_scale_arcsec(header),
-        roll_deg=float(header.get("CROTA1", 0.0) or 0.0),
-    )
-
-
-def _plate_scale_arcsec(header: fits.Header) -> float | None:
-    """|CDELT1| in arcsec per pixel (the products' WCS writes degrees), None if absent."""
-    try:
-        value = abs(float(header["CDELT1"]))
-    except (KeyError, TypeError, ValueError):
-        return None
-    unit = str(header.get("CUNIT1", "deg")).strip().lower()
-    factor = {"deg": 3600.0, "arcmin": 60.0, "arcsec": 1.0}.get(unit)
-    return value * factor if factor and value > 0 else None
 
 
 def cutout_path(products_dir: Path, candidate: Candidate) -> Path:
@@ -120,16 +101,30 @@ def hunt_window(
     *,
     now: datetime,
     window: timedelta = HUNT_WINDOW,
+    parallel: bool = True,
 ) -> HuntResult:
     """Hunt, for every hour ending in (start, end], the frames of the ``window`` before it.
 
     One hour gives one hunt; a backfilled range slides the window hour by hour, sharing
     source lists between overlapping windows, and loads each frame from disk once.
+    ``parallel``: the detectors are hunted side by side in threads (their candidates never
+    meet: ids, tracks and merges are per detector).
     """
     started = time.perf_counter()
+    parts = [HuntResult() for _ in detectors]
+
+    def hunt(detector: Detector, part: HuntResult) -> None:
+        _hunt_detector(store, products_dir, start, end, detector, now, window, part)
+
+    if parallel and len(detectors) > 1:
+        with ThreadPoolExecutor(len(detectors), thread_name_prefix="hunt") as pool:
+            list(pool.map(hunt, detectors, parts))
+    else:
+        for detector, part in zip(detectors, parts, strict=True):
+            hunt(detector, part)
     result = HuntResult()
-    for detector in detectors:
-        _hunt_detector(store, products_dir, start, end, detector, now, window, result)
+    for part in parts:
+        result.absorb(part)
     result.candidates.sort(key=lambda c: c.score, reverse=True)
     result.elapsed_s = time.perf_counter() - started
     return result

@@ -11,6 +11,7 @@ from comet_pipeline.ingest.discover import discover_window, unknown_files_by_hou
 from comet_pipeline.ingest.download import download_window
 from comet_pipeline.ingest.process import process_window
 from comet_pipeline.ingest.slots import listed_arrivals, scheduled_slots, sync_slots
+from comet_pipeline.store import SQLiteStore
 
 from .conftest import DETECTORS, HOUR, NOW
 
@@ -216,3 +217,78 @@ def test_an_unusable_schedule_page_writes_no_slots_and_says_why(store):
     result = sync_slots(store, ScheduleRead([], "no pass this parser understands"), day, NOW)
     assert result.failed_sources == ["DSN schedule: no pass this parser understands"]
     assert store.slots_between(HOUR.replace(hour=0), HOUR.replace(hour=0) + timedelta(days=1)) == []
+
+
+def test_detectors_processed_side_by_side_make_the_same_products(tmp_path, client, clock):
+    """The detectors' chains in two threads (the default) give byte for byte the products
+    of one chain after the other, each detector in time order."""
+    import hashlib
+
+    def run(home: Path, parallel: bool) -> dict[str, dict[str, str]]:
+        home.mkdir()
+        store = SQLiteStore(home / "lifecycle.db")
+        discover_window(store, client, DETECTORS, HOUR, END, now=NOW, run_id="r")
+        download_window(store, client, home / "raw", HOUR, END, clock=clock, owner="d")
+        processor = FrameProcessor(home / "frames")
+        seen: list[int] = []
+        done = process_window(
+            store,
+            processor,
+            HOUR,
+            END,
+            clock=clock,
+            owner="p",
+            parallel=parallel,
+            progress=lambda n, _total: seen.append(n),
+        )
+        assert done.outcomes["processed"] > 0 and not done.errors
+        assert sorted(seen) == list(range(done.outcomes["processed"]))  # each file counted once
+        frames = [f for d in DETECTORS for f in store.frames_between(d, HOUR, END)]
+        assert {f.detector for f in frames} == set(DETECTORS)
+        return {
+            f.name: {
+                k: hashlib.sha256(Path(p.path).read_bytes()).hexdigest()
+                for k, p in f.products.items()
+            }
+            for f in frames
+        }
+
+    assert run(tmp_path / "threads", True) == run(tmp_path / "serial", False)
+
+
+def test_detectors_hunted_side_by_side_find_what_one_after_the_other_finds(
+    tmp_path, store, client, settings, clock
+):
+    """Hunting C2 and C3 in two threads (the default) stores and reports exactly what
+    hunting them one after the other does."""
+    import shutil
+
+    from comet_pipeline.ingest.hunt import hunt_window
+
+    start = HOUR - timedelta(hours=3)
+    discover_window(store, client, DETECTORS, start, END, now=NOW, run_id="r")
+    download_window(store, client, settings.layout.raw_dir, start, END, clock=clock, owner="d")
+    processor = FrameProcessor(settings.layout.frames_dir)
+    process_window(store, processor, start, END, clock=clock, owner="p")
+
+    def hunt(parallel: bool):
+        copy = tmp_path / f"parallel-{parallel}.db"
+        shutil.copy(settings.layout.lifecycle_db, copy)
+        mine = SQLiteStore(copy)
+        result = hunt_window(
+            mine,
+            tmp_path / f"products-{parallel}",
+            start,
+            END,
+            DETECTORS,
+            now=NOW,
+            parallel=parallel,
+        )
+        stored = sorted((c.id, c.n_frames, round(c.score, 6)) for c in mine.candidates())
+        found = [(c.id, round(c.score, 6)) for c in result.candidates]
+        return result.frames, result.stats, found, stored
+
+    threads, serial = hunt(True), hunt(False)
+    assert threads == serial
+    frames, stats, _, _ = threads
+    assert all(frames[d] > 0 for d in DETECTORS) and set(stats) == set(DETECTORS)
