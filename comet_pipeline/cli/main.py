@@ -64,7 +64,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         format_grid,
         print_progress,
     )
-    from comet_pipeline.evaluation.harness import format_report
+    from comet_pipeline.evaluation.harness import Source, format_report
     from comet_pipeline.simulator.profiles import get_profile, profile_names
 
     names = profile_names() if args.profiles == "all" else args.profiles.split(",")
@@ -74,7 +74,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"comet-pipeline: {exc}", file=sys.stderr)
         return 2
     seeds = args.seeds or list(HELD_OUT_SEEDS)
-    reports = evaluate_grid(names, seeds, days=args.days, jobs=args.jobs, progress=print_progress)
+    source = Source.PRODUCTS if args.through_products else Source.MEMORY
+    reports = evaluate_grid(
+        names, seeds, days=args.days, jobs=args.jobs, progress=print_progress, source=source
+    )
     if args.json:
         for r in reports:
             print(json.dumps(r.as_dict()))
@@ -221,6 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--jobs", type=_positive_int, default=2, help="worker processes")
     ev.add_argument("--json", action="store_true", help="print one JSON object per run")
+    ev.add_argument(
+        "--through-products",
+        action="store_true",
+        help="write every frame with the real FrameProcessor (compact .fits.fz products, in a "
+        "temporary folder) and hunt the .bgsub.fits.fz read back as the hourly hunt does: "
+        "measures the detector on what the deployed pipeline sees, quantisation included "
+        "(default: frames kept in memory; slower)",
+    )
 
     token = sub.add_parser("token", help="the viewer's bearer tokens (for verdicts)")
     token_sub = token.add_subparsers(dest="token_command", required=True)

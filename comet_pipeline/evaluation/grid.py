@@ -20,7 +20,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from comet_pipeline.evaluation.harness import SNR_BINS, EvaluationReport, evaluate
+from comet_pipeline.evaluation.harness import SNR_BINS, EvaluationReport, Source, evaluate
 
 TUNING_SEEDS = (1, 2, 3)
 TUNING_PROFILES = ("nominal", "sparse", "dense", "storm", "defects", "rolled")
@@ -141,9 +141,9 @@ def summarize(profile: str, reports: Sequence[EvaluationReport]) -> ProfileSumma
     )
 
 
-def _run(args: tuple[str, int, int]) -> EvaluationReport:
-    profile, seed, days = args
-    return evaluate(days, seed, profile=profile, start=start_for_seed(seed))
+def _run(args: tuple[str, int, int, Source]) -> EvaluationReport:
+    profile, seed, days, source = args
+    return evaluate(days, seed, profile=profile, start=start_for_seed(seed), source=source)
 
 
 def evaluate_grid(
@@ -153,12 +153,16 @@ def evaluate_grid(
     days: int = 1,
     jobs: int = 2,
     progress: Callable[[int, int, EvaluationReport], None] | None = None,
+    source: Source | str = Source.MEMORY,
 ) -> list[EvaluationReport]:
     """Every (profile, seed) run, ``jobs`` at a time in worker processes, in grid order.
 
     ``progress(done, total, report)`` is called as each run finishes (in grid order).
+    ``source``: hunt in-memory frames (default) or the products ``FrameProcessor`` writes
+    (:class:`~comet_pipeline.evaluation.harness.Source`; each run in its own temporary
+    folder).
     """
-    work = [(p, s, days) for p in profiles for s in seeds]
+    work = [(p, s, days, Source(source)) for p in profiles for s in seeds]
     reports: list[EvaluationReport] = []
     with contextlib.ExitStack() as stack:
         if jobs <= 1 or len(work) == 1:
@@ -202,9 +206,11 @@ def format_grid(reports: Sequence[EvaluationReport], targets: Targets = TARGETS)
     rows = summaries(reports)
     by_profile = {r.profile for r in reports}
     seeds = sorted({r.seed for r in reports})
+    sources = sorted({r.source for r in reports}) or [Source.MEMORY]
     lines = [
         f"Comet hunting over {len(by_profile)} sky profile(s) x seeds {seeds} "
         f"({reports[0].days if reports else 0} day(s) each, C2+C3, start date moved by seed)",
+        "  source: " + "; ".join(f"{s.value}: {s.description}" for s in sources),
         f"  tuned on seeds {list(TUNING_SEEDS)} of {', '.join(TUNING_PROFILES)}; "
         f"never tuned on: {', '.join(HELD_OUT_PROFILES)}",
         "",

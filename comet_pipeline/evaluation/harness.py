@@ -8,6 +8,12 @@ calibrated and background-subtracted in memory by the very functions
 Dagster pipeline writes; they are hunted over sliding windows as the hourly asset does,
 folded into stable candidates, and matched to the truth.
 
+That is the default source, :attr:`Source.MEMORY`. With :attr:`Source.PRODUCTS` every frame
+goes instead through the deployed path (:mod:`comet_pipeline.evaluation.products`): the real
+``FrameProcessor`` writes its products into a temporary folder and the hunt reads each
+frame back from its compressed ``.bgsub.fits.fz`` with the hourly hunt's loader, so the
+figures include what the products' quantisation does to the detector.
+
 A candidate matches a comet when they share at least ``MIN_SHARED`` frames and the median
 position error over the shared frames is at most ``MAX_MEDIAN_ERR`` px. A comet is found
 when some candidate matches it; a candidate matching no comet is false.
@@ -18,13 +24,18 @@ of it.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import math
+import tempfile
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -35,12 +46,29 @@ from comet_pipeline.hunting.model import Candidate, HuntFrame
 from comet_pipeline.hunting.sliding import SlidingHunter
 
 if TYPE_CHECKING:
+    from comet_pipeline.evaluation.products import ProductFrames
     from comet_pipeline.simulator.archive import CometTruth
 
 MIN_SHARED = 3
 MAX_MEDIAN_ERR = 3.0
 DEFAULT_START = date(2025, 1, 1)
 SNR_BINS = ("snr>=5 & >=6 frames", "snr>=5 & <6 frames", "3<=snr<5", "snr<3")
+
+
+class Source(StrEnum):
+    """Where the hunted frames come from."""
+
+    MEMORY = "memory"  # arrays computed in memory (MemoryFrames), never quantised
+    PRODUCTS = "products"  # FrameProcessor's .bgsub.fits.fz on disk, read back (ProductFrames)
+
+    @property
+    def description(self) -> str:
+        if self is Source.PRODUCTS:
+            return (
+                "frames hunted from the .bgsub.fits.fz products FrameProcessor wrote "
+                "(read back as the hourly hunt does)"
+            )
+        return "frames hunted from in-memory arrays (not the compressed products)"
 
 
 @dataclass(frozen=True)
@@ -100,6 +128,10 @@ class EvaluationReport:
     storm_window_ms: list[float] = field(default_factory=list)  # the same, storm windows
     storm_frames: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    source: Source = Source.MEMORY
+    hours: float | None = None  # a run shorter than whole days: its length
+    products_read: int = 0  # products mode: .bgsub.fits.fz files the hunt read back
+    product_bytes_read: int = 0  # ... and their size on disk
 
     @property
     def ms_hunt_median(self) -> float:
@@ -135,7 +167,8 @@ class EvaluationReport:
     def as_dict(self) -> dict[str, object]:
         rec = {k: {"found": f, "total": n} for k, (f, n) in self.recall().items()}
         top, judged = self.days_top_true
-        return {
+        out: dict[str, object] = {
+            "source": self.source.value,
             "profile": self.profile,
             "seed": self.seed,
             "days": self.days,
@@ -158,9 +191,21 @@ class EvaluationReport:
             "ms_render_per_frame": round(self.ms_render_per_frame, 1),
             "ms_total_per_frame": round(self.ms_total_per_frame, 1),
         }
+        if self.hours is not None:
+            out["hours"] = self.hours
+        if self.source is Source.PRODUCTS:
+            out["products_read"] = self.products_read
+            out["product_bytes_read"] = self.product_bytes_read
+        return out
 
 
 # ----------------------------------------------------------------------------- processing
+
+
+class FrameSource(Protocol):
+    """Raw level-0.5 FITS bytes -> the frame the hunter gets (MemoryFrames, ProductFrames)."""
+
+    def frame(self, name: str, data: bytes) -> HuntFrame: ...
 
 
 class MemoryFrames:
@@ -291,6 +336,8 @@ def evaluate(
     step_hours: float = 1.0,
     lead_in_hours: float = 3.0,
     keep_frames: dict[str, HuntFrame] | None = None,
+    source: Source | str = Source.MEMORY,
+    hours: float | None = None,
 ) -> EvaluationReport:
     """Run ``days`` simulated days of sky ``profile`` (seed ``seed``) through imaging and
     hunting; score it.
@@ -300,14 +347,65 @@ def evaluate(
     ``window_hours`` are hunted every ``step_hours`` (1 h: the hourly ``comet_candidates``
     asset's 6 h window and step). ``keep_frames``, if given, receives every hunted frame
     (memory heavy: for looking at cutouts of a short run).
+
+    ``source``: :attr:`Source.MEMORY` (default) hunts frames computed in memory;
+    :attr:`Source.PRODUCTS` processes each frame with ``FrameProcessor`` into a temporary
+    folder (removed afterwards) and hunts the ``.bgsub.fits.fz`` read back from it.
+    ``hours``, if given, runs that many hours from the start instead of ``days`` (short
+    runs; day figures then cover the part of the day run).
     """
+    source = Source(source)
+    with contextlib.ExitStack() as stack:
+        root = None
+        if source is Source.PRODUCTS:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="comet-eval-")))
+        return _evaluate(
+            days,
+            seed,
+            profile=profile,
+            start=start,
+            detectors=detectors,
+            config=config,
+            comets_per_day=comets_per_day,
+            c2_fast_comets_per_day=c2_fast_comets_per_day,
+            window_hours=window_hours,
+            step_hours=step_hours,
+            lead_in_hours=lead_in_hours,
+            keep_frames=keep_frames,
+            products_root=root,
+            hours=hours,
+        )
+
+
+def _evaluate(
+    days: int,
+    seed: int,
+    *,
+    profile: str,
+    start: date | None,
+    detectors: Sequence[str],
+    config: HuntConfig,
+    comets_per_day: float,
+    c2_fast_comets_per_day: float,
+    window_hours: float,
+    step_hours: float,
+    lead_in_hours: float,
+    keep_frames: dict[str, HuntFrame] | None,
+    products_root: Path | None,
+    hours: float | None,
+) -> EvaluationReport:
+    """:func:`evaluate`; ``products_root`` set: the products mode, writing there."""
     from comet_pipeline.simulator.archive import SimArchive
     from comet_pipeline.simulator.profiles import profile_config
     from comet_pipeline.simulator.sky import planets_at
 
     start = start or DEFAULT_START
     t_start = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
-    t_end = t_start + timedelta(days=days)
+    if hours is not None:
+        days = max(1, math.ceil(hours / 24))
+        t_end = t_start + timedelta(hours=hours)
+    else:
+        t_end = t_start + timedelta(days=days)
     sim = SimArchive(
         profile_config(
             profile,
@@ -323,16 +421,22 @@ def evaluate(
     storm_ms: list[float] = []
     storm_frames = 0
     planets: dict[str, set[str]] = {}
+    from_products: list[ProductFrames] = []
     for det_name in detectors:
         det = Detector(det_name)
         obs = []
         day = (t_start - timedelta(hours=lead_in_hours)).date()
-        while day < t_end.date():
+        while day <= (t_end - timedelta(microseconds=1)).date():  # the day t_end falls in
             obs += [o for o in sim.observations(day, det) if o.synoptic and not o.duplicate_of]
             day += timedelta(days=1)
         obs = [o for o in obs if t_start - timedelta(hours=lead_in_hours) <= o.observed_at < t_end]
         obs.sort(key=lambda o: o.observed_at)
-        proc = MemoryFrames()
+        proc: FrameSource = MemoryFrames()
+        if products_root is not None:
+            from comet_pipeline.evaluation.products import ProductFrames
+
+            from_products.append(ProductFrames(products_root / det.value))
+            proc = from_products[-1]
         hunter = SlidingHunter(det.value, config=config, window_hours=window_hours)
         timer = _WindowTimer(hunter, window_ms, storm_ms)
         next_hunt = t_start + timedelta(hours=step_hours)
@@ -391,6 +495,10 @@ def evaluate(
         window_ms=window_ms,
         storm_window_ms=storm_ms,
         storm_frames=storm_frames,
+        source=Source.MEMORY if products_root is None else Source.PRODUCTS,
+        hours=hours,
+        products_read=sum(p.counts.read for p in from_products),
+        product_bytes_read=sum(p.counts.bytes_read for p in from_products),
     )
 
 
@@ -503,10 +611,17 @@ def _day_results(
 def format_report(report: EvaluationReport) -> str:
     """A readable table of the evaluation (what ``comet-pipeline evaluate`` prints)."""
     r = report
+    span = f"{r.hours:g} h" if r.hours is not None else f"{r.days} day(s)"
     lines = [
-        f"Comet-hunting evaluation: profile {r.profile}, seed {r.seed}, {r.days} day(s) "
+        f"Comet-hunting evaluation: profile {r.profile}, seed {r.seed}, {span} "
         f"from {r.start}, "
         f"detectors {','.join(d.upper() for d in r.detectors)}",
+        f"  source: {r.source.value}: {r.source.description}"
+        + (
+            f"; {r.products_read} products read, {r.product_bytes_read / 1e6:.1f} MB"
+            if r.source is Source.PRODUCTS
+            else ""
+        ),
         f"  simulated Kreutz comets/day/detector: {r.comets_per_day:g} (+ fast C2 group); "
         f"windows {r.window_hours:g} h every {r.step_hours:g} h; match: >= {MIN_SHARED} shared "
         f"frames, median error <= {MAX_MEDIAN_ERR:g} px",
@@ -545,7 +660,8 @@ def format_report(report: EvaluationReport) -> str:
     lines += [
         "",
         f"  frames hunted: {r.n_frames}; ms per frame: hunting {r.ms_hunt_per_frame:.1f}, "
-        f"imaging {r.ms_process_per_frame:.1f}, simulator render {r.ms_render_per_frame:.1f}, "
+        f"imaging{' (products written, read back)' if r.source is Source.PRODUCTS else ''} "
+        f"{r.ms_process_per_frame:.1f}, simulator render {r.ms_render_per_frame:.1f}, "
         f"total {r.ms_total_per_frame:.1f} (2 shared cores: timings are noisy)",
     ]
     return "\n".join(lines)

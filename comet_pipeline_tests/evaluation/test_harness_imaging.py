@@ -20,9 +20,9 @@ from astropy.io import fits
 from comet_pipeline.archive.fits_header import helioprojective_wcs, parse_fits_header
 from comet_pipeline.domain.models import Detector, Frame
 from comet_pipeline.evaluation.harness import MemoryFrames
+from comet_pipeline.hunting.loading import load_hunt_frame
 from comet_pipeline.imaging.fitsio import PROCESSED_STEP
 from comet_pipeline.imaging.pipeline import FrameProcessor
-from comet_pipeline.ingest.hunt import load_hunt_frame
 from comet_pipeline.simulator.archive import SimArchive
 from comet_pipeline.simulator.config import SimConfig
 

@@ -17,6 +17,7 @@ from PIL import Image
 
 from comet_pipeline.archive.fits_header import helioprojective_wcs, parse_fits_header
 from comet_pipeline.domain import Detector, Frame, ProductFile
+from comet_pipeline.hunting.loading import load_hunt_frame
 from comet_pipeline.imaging import fitscomp
 from comet_pipeline.imaging.difference import difference_of_files, running_difference
 from comet_pipeline.imaging.fitsio import (
@@ -40,7 +41,6 @@ from comet_pipeline.imaging.products import (
     file_stem,
     frame_folder,
 )
-from comet_pipeline.ingest.hunt import load_hunt_frame
 from comet_pipeline.simulator.archive import SimArchive
 from comet_pipeline.simulator.config import SimConfig
 from comet_pipeline_tests.imaging.helpers import product_path
