@@ -21,15 +21,15 @@ from comet_pipeline.settings import get_settings
 
 HOURLY_FORMAT = "%Y-%m-%d-%H:%M"
 
-#: A backfill runs a week of hours per run (a month in five), and the slots of a week
-#: per run. Every hourly asset carries the same policy, so a job over them keeps it.
-#: Runs of a week, not of hours: ``processed_frames`` depends on its own previous hour, so
-#: the backfill daemon starts one range's processing only when the range before is done,
-#: and each link of that chain waits for a daemon tick (~30 s). Shorter runs spend the
-#: backfill waiting; a week keeps the runs few and still lets one week download while the
-#: week before is processed and hunted.
-HOURLY_BACKFILL = BackfillPolicy.multi_run(max_partitions_per_run=7 * 24)
-DAILY_BACKFILL = BackfillPolicy.multi_run(max_partitions_per_run=7)
+#: A backfill runs up to 31 days of hours per run, and the slots of 31 days per run: a
+#: month is one run per stage (slots, discovery + download, frames, candidates), a year
+#: about fifty. Every hourly asset carries the same policy, so a job over them keeps it.
+#: Long runs, not hours: ``processed_frames`` depends on its own previous hour, so the
+#: backfill daemon starts one range's processing only when the range before is done, and
+#: each link of that chain waits for a daemon tick (30 s). In a longer backfill one month
+#: downloads while the month before is processed and the one before that hunted.
+HOURLY_BACKFILL = BackfillPolicy.multi_run(max_partitions_per_run=31 * 24)
+DAILY_BACKFILL = BackfillPolicy.multi_run(max_partitions_per_run=31)
 
 _START = get_settings().partitions_start
 

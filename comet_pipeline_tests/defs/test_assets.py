@@ -30,10 +30,10 @@ def test_definitions_load_and_name_the_contract(settings):
     assert {"daily_slots_schedule", "hourly_sweep_schedule"} <= {s.name for s in repo.schedule_defs}
     hourly_keys = ["discovered_files", "downloaded_files", "processed_frames", "comet_candidates"]
     policies = {repo.asset_graph.get(AssetKey(k)).backfill_policy for k in hourly_keys}
-    assert len(policies) == 1  # one policy, so a backfill of the job runs a week per run
-    assert next(iter(policies)).max_partitions_per_run == 7 * 24
+    assert len(policies) == 1  # one policy, so a backfill of the job runs a month per run
+    assert next(iter(policies)).max_partitions_per_run == 31 * 24
     slots_policy = repo.asset_graph.get(AssetKey("downlink_slots")).backfill_policy
-    assert slots_policy is not None and slots_policy.max_partitions_per_run == 7
+    assert slots_policy is not None and slots_policy.max_partitions_per_run == 31
     # step processes forked from a server that imported the project once
     executor = repo.get_job(INGEST_HOUR_JOB).executor_def
     assert executor.name == "multiprocess_forkserver"
@@ -62,7 +62,7 @@ def test_slots_asset_for_one_day(settings, instance):
 
 
 def test_slots_for_a_range_of_days_in_one_run(settings, instance):
-    """A backfill's run covers up to a week of days: each day gets its slots."""
+    """A backfill's run covers up to a month of days: each day gets its slots."""
     defs = make_defs(settings)
     result = defs.resolve_job_def(SLOTS_JOB).execute_in_process(
         instance=instance,
