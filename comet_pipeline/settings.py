@@ -19,6 +19,9 @@ from comet_pipeline.domain.models import Detector
 DEFAULT_ARCHIVE_URL = "sim://lasco"
 DEFAULT_SCHEDULE_URL = "sim://schedule"
 REAL_ARCHIVE_URL = "https://umbra.nascom.nasa.gov/pub/lasco/lastimage/level_05"
+#: The long-term level-0.5 tree on the same host (LASCO_FORMATS.md; NRL's mirror is
+#: https://lasco-www.nrl.navy.mil/lz/level_05): days older than the near-real-time window.
+REAL_LONGTERM_ARCHIVE_URL = "https://umbra.nascom.nasa.gov/pub/lasco_level05"
 REAL_SCHEDULE_URL = "https://soho.nascom.nasa.gov/operations/schedule/schedule.html"
 #: Where `make dev` runs the Dagster webserver; the viewer reads runs and sensors there.
 DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
@@ -69,6 +72,9 @@ class Settings:
     home: Path
     archive_url: str = DEFAULT_ARCHIVE_URL
     schedule_url: str = DEFAULT_SCHEDULE_URL
+    # COMET_LONGTERM_ARCHIVE_URL: the long-term level-0.5 tree, for days older than the
+    # near-real-time window; None: the one beside archive_url (default_longterm_url)
+    longterm_archive_url: str | None = None
     detectors: tuple[Detector, ...] = (Detector.C2, Detector.C3)
     # COMET_PARTITIONS_START: by default the first of the month before last (see
     # default_partitions_start): 59-91 days back, 1,400-2,200 hourly partitions in the UI
@@ -98,10 +104,12 @@ class Settings:
             fits_days=_days(env, "COMET_KEEP_FITS_DAYS", Retention.fits_days),
             png_days=_days(env, "COMET_KEEP_PNG_DAYS", Retention.png_days),
         )
+        archive_url = _url(env, "COMET_ARCHIVE_URL", DEFAULT_ARCHIVE_URL).rstrip("/")
         return cls(
             retention=retention,
             home=home,
-            archive_url=_url(env, "COMET_ARCHIVE_URL", DEFAULT_ARCHIVE_URL).rstrip("/"),
+            archive_url=archive_url,
+            longterm_archive_url=_longterm_url(env, archive_url),
             schedule_url=_url(env, "COMET_SCHEDULE_URL", DEFAULT_SCHEDULE_URL),
             detectors=detectors,
             partitions_start=start,
@@ -170,6 +178,33 @@ def _url(env: Mapping[str, str], name: str, default: str, *, simulated: bool = T
             raise SettingsError(
                 f"{name}={value!r} names nothing the simulator serves: use sim://lasco, "
                 "sim://lasco-<profile> (e.g. sim://lasco-rolled) or sim://schedule"
+            )
+    return value
+
+
+def default_longterm_url(archive_url: str) -> str:
+    """The long-term tree beside ``archive_url``: the simulated one for ``sim://lasco[-p]``,
+    umbra's ``lasco_level05`` for a ``.../pub/lasco/lastimage/level_05`` base (the real host
+    or the loopback simulator), else the real one (:data:`REAL_LONGTERM_ARCHIVE_URL`)."""
+    from comet_pipeline.archive.layout import longterm_url_for
+
+    return longterm_url_for(archive_url) or REAL_LONGTERM_ARCHIVE_URL
+
+
+def _longterm_url(env: Mapping[str, str], archive_url: str) -> str:
+    """COMET_LONGTERM_ARCHIVE_URL, checked like COMET_ARCHIVE_URL; a simulated long-term tree
+    must be the same simulated sky as the near-real-time one (one simulator serves both)."""
+    name = "COMET_LONGTERM_ARCHIVE_URL"
+    value = _url(env, name, default_longterm_url(archive_url)).rstrip("/")
+    if value.startswith("sim://"):
+        from comet_pipeline.simulator.profiles import profile_from_url
+
+        if profile_from_url(value) != profile_from_url(archive_url):
+            raise SettingsError(
+                f"{name}={value!r} must be the simulated sky of COMET_ARCHIVE_URL="
+                f"{archive_url!r}: e.g. {default_longterm_url(archive_url)}"
+                if archive_url.startswith("sim://")
+                else f"{name}={value!r} is simulated but COMET_ARCHIVE_URL={archive_url!r} is not"
             )
     return value
 

@@ -44,6 +44,7 @@ from comet_pipeline.archive.errors import (
     Transient,
 )
 from comet_pipeline.archive.fits_header import HeaderError, check_plausible, parse_fits_header
+from comet_pipeline.archive.layout import ArchiveTree
 from comet_pipeline.archive.parsers import (
     ListingEntry,
     ParseResult,
@@ -133,7 +134,12 @@ def _to_archive_error(exc: BaseException, url: str) -> ArchiveError:
 
 
 class ArchiveClient:
-    """Talks to an archive tree (``archive_url``) and a DSN schedule page (``schedule_url``).
+    """Talks to the level-0.5 trees and a DSN schedule page (``schedule_url``).
+
+    ``archive_url`` is the near-real-time tree, ``longterm_url`` the long-term one (same
+    layout; default :func:`~comet_pipeline.archive.layout.longterm_url_for` the archive URL,
+    else the archive URL itself). Index, listing and file calls take ``tree=`` (default
+    near-real-time); :func:`~comet_pipeline.archive.layout.tree_for_day` picks it.
 
     Retries (urllib3 ``Retry`` on an ``HTTPAdapter`` mounted for http/https): connection
     errors, read timeouts before the headers, and 500/502/503/504, ``retries`` times with
@@ -157,6 +163,7 @@ class ArchiveClient:
         archive_url: str,
         schedule_url: str,
         *,
+        longterm_url: str | None = None,
         session: requests.Session | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
@@ -169,6 +176,9 @@ class ArchiveClient:
         if deadline_base < 0 or min_rate <= 0:
             raise ValueError("deadline_base must be >= 0 and min_rate > 0")
         self.archive_url = archive_url.rstrip("/")
+        self.longterm_url = (
+            longterm_url or layout.longterm_url_for(archive_url) or archive_url
+        ).rstrip("/")
         self.schedule_url = schedule_url
         self.timeout = (connect_timeout, read_timeout)
         self.max_bytes = max_bytes
@@ -194,6 +204,10 @@ class ArchiveClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.setdefault("User-Agent", USER_AGENT)
+
+    def base_url(self, tree: ArchiveTree = ArchiveTree.NEAR_REAL_TIME) -> str:
+        """The base URL of ``tree`` (``YYMMDD/{c2,c3}/`` folders below it)."""
+        return self.longterm_url if tree is ArchiveTree.LONG_TERM else self.archive_url
 
     @property
     def deadline_s(self) -> float:
@@ -363,16 +377,22 @@ class ArchiveClient:
 
     # ------------------------------------------------------------------ indexes
 
-    def fetch_index(self, day: date, detector: Detector) -> ParseResult[ArchiveFile]:
+    def fetch_index(
+        self, day: date, detector: Detector, *, tree: ArchiveTree = ArchiveTree.NEAR_REAL_TIME
+    ) -> ParseResult[ArchiveFile]:
         """The day's ``img_hdr.txt``; a 404 (the day's folder does not exist yet) is empty."""
-        url = layout.img_hdr_url(self.archive_url, day, detector)
-        text = self._get_text(url, origin=self.archive_url, missing_ok=True)
+        base = self.base_url(tree)
+        url = layout.img_hdr_url(base, day, detector)
+        text = self._get_text(url, origin=base, missing_ok=True)
         return ParseResult() if text is None else parse_img_hdr(text, detector=detector)
 
-    def fetch_listing(self, day: date, detector: Detector) -> ParseResult[ListingEntry]:
+    def fetch_listing(
+        self, day: date, detector: Detector, *, tree: ArchiveTree = ArchiveTree.NEAR_REAL_TIME
+    ) -> ParseResult[ListingEntry]:
         """The day's directory listing (arrival times, UTC); a 404 is empty."""
-        url = layout.index_url(self.archive_url, day, detector)
-        text = self._get_text(url, origin=self.archive_url, missing_ok=True)
+        base = self.base_url(tree)
+        url = layout.index_url(base, day, detector)
+        text = self._get_text(url, origin=base, missing_ok=True)
         return ParseResult() if text is None else parse_listing(text)
 
     def fetch_schedule(self) -> ParseResult[SchedulePass]:
@@ -383,14 +403,21 @@ class ArchiveClient:
 
     # ------------------------------------------------------------------ files
 
-    def file_url(self, day: date, detector: Detector, name: str) -> str:
+    def file_url(
+        self,
+        day: date,
+        detector: Detector,
+        name: str,
+        *,
+        tree: ArchiveTree = ArchiveTree.NEAR_REAL_TIME,
+    ) -> str:
         """The URL of one file, with the name exactly as the index spells it.
 
         The name is validated first (:class:`RejectedName`) but never normalised: a
         case-sensitive server that lists ``23145543.FTS`` answers 404 for ``.fts``.
         """
         layout.validate_file_name(name)
-        return layout.dir_url(self.archive_url, day, detector) + name
+        return layout.dir_url(self.base_url(tree), day, detector) + name
 
     def download(
         self,
@@ -401,6 +428,7 @@ class ArchiveClient:
         *,
         verify: Callable[[Path], object] | None = None,
         progress: Progress | None = None,
+        tree: ArchiveTree = ArchiveTree.NEAR_REAL_TIME,
     ) -> DownloadResult:
         """Stream one file to ``dest`` (the final file path) atomically.
 
@@ -414,9 +442,10 @@ class ArchiveClient:
         delete a good file another run had put there. A failing ``verify`` re-raises
         archive errors as they are and wraps anything else as :class:`Corrupt`. Whatever
         goes wrong at whatever byte (including KeyboardInterrupt), the temporary file is
-        removed and ``dest`` is left as it was.
+        removed and ``dest`` is left as it was. ``tree`` is the level-0.5 tree the file is
+        fetched from (:func:`~comet_pipeline.archive.layout.tree_for_day` chooses).
         """
-        url = self.file_url(day, detector, name)
+        url = self.file_url(day, detector, name, tree=tree)
         dest = Path(dest)
         started = time.perf_counter()
         digest = hashlib.sha256()
@@ -426,7 +455,7 @@ class ArchiveClient:
         )
         tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as out, self._get(url, origin=self.archive_url) as transfer:
+            with os.fdopen(fd, "wb") as out, self._get(url, origin=url) as transfer:
                 for chunk in self._chunks(transfer, progress):
                     digest.update(chunk)
                     out.write(chunk)

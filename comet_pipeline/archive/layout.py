@@ -7,7 +7,9 @@ joined into a URL or a filesystem path, so ``../`` and friends never reach eithe
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from comet_pipeline.archive.errors import RejectedName
@@ -15,6 +17,49 @@ from comet_pipeline.domain.models import Detector
 
 #: The archive servers' local time zone: listing times are wall-clock times there.
 ARCHIVE_TZ = ZoneInfo("America/New_York")
+
+#: Server paths of the two level-0.5 trees on umbra.nascom.nasa.gov (LASCO_FORMATS.md):
+#: the near-real-time rolling window and the long-term archive, in the same layout.
+NRT_ROOT = "/pub/lasco/lastimage/level_05"
+LONGTERM_ROOT = "/pub/lasco_level05"
+#: The simulator's long-term tree: ``sim://lasco[-<profile>]/longterm/YYMMDD/c2/``.
+SIM_LONGTERM_PATH = "/longterm"
+#: Days (counted back from today, UTC) the pipeline reads from the near-real-time tree; older
+#: days come from the long-term tree. Kept below the simulator's near-real-time window
+#: (SimConfig.nrt_days, 30) and above its long-term lag (SimConfig.longterm_lag_days, 14),
+#: so a day is always in the tree chosen for it, with two days' margin at the rolling edge.
+NEAR_REAL_TIME_DAYS = 28
+
+
+class ArchiveTree(StrEnum):
+    """Which level-0.5 tree serves a day: same layout, different base URL."""
+
+    NEAR_REAL_TIME = "near-real-time"
+    LONG_TERM = "long-term"
+
+
+def tree_for_day(day: date, now: datetime, *, nrt_days: int = NEAR_REAL_TIME_DAYS) -> ArchiveTree:
+    """The tree to read ``day`` from at ``now``: the near-real-time tree keeps only a rolling
+    window of recent days, so anything ``nrt_days`` or more days old is long-term."""
+    age = (now.astimezone(UTC).date() - day).days
+    return ArchiveTree.NEAR_REAL_TIME if age < nrt_days else ArchiveTree.LONG_TERM
+
+
+def longterm_url_for(archive_url: str) -> str | None:
+    """The long-term tree beside a near-real-time base URL, or None when there is none known.
+
+    ``sim://lasco[-<profile>]`` -> ``sim://lasco[-<profile>]/longterm`` (the same simulated
+    sky); ``https://host/pub/lasco/lastimage/level_05`` -> ``https://host/pub/lasco_level05``
+    (umbra's layout, which the loopback simulator server copies).
+    """
+    base = archive_url.rstrip("/")
+    parts = urlsplit(base)
+    if parts.scheme == "sim":
+        return base + SIM_LONGTERM_PATH if parts.path in ("", "/") else None
+    if parts.path.endswith(NRT_ROOT):
+        return base[: -len(NRT_ROOT)] + LONGTERM_ROOT
+    return None
+
 
 _NAME = re.compile(r"[0-9]{8}\.fts", re.IGNORECASE | re.ASCII)
 _MAX_SHOWN = 80

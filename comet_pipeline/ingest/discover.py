@@ -16,6 +16,7 @@ from datetime import datetime
 
 from comet_pipeline.archive.client import ArchiveClient
 from comet_pipeline.archive.errors import ArchiveError
+from comet_pipeline.archive.layout import ArchiveTree, tree_for_day
 from comet_pipeline.archive.synoptic import synoptic_reason
 from comet_pipeline.domain import ArchiveFile, Detector, FileState
 from comet_pipeline.ingest.results import LatencyStats, StepResult
@@ -29,8 +30,14 @@ def list_window(
     start: datetime,
     end: datetime,
     result: StepResult,
+    *,
+    now: datetime | None = None,
 ) -> list[ArchiveFile]:
     """Index entries observed in [start, end), with arrival times from the listing.
+
+    Each day is read from the tree that serves it at ``now`` (:func:`tree_for_day`: days
+    older than the near-real-time window come from the long-term tree); without ``now``
+    (the downlink sensor's poll of the last day) from the near-real-time tree.
 
     Each day's index and listing of each detector is fetched on its own: one that fails is
     recorded in ``result.failed_sources`` (with the error kept in ``transient`` when a retry
@@ -38,16 +45,17 @@ def list_window(
     """
     files: list[ArchiveFile] = []
     for day in days_covering(start, end):
+        tree = ArchiveTree.NEAR_REAL_TIME if now is None else tree_for_day(day, now)
         for detector in detectors:
             source = f"{detector.value} {day:%y%m%d}"
             try:
-                index = client.fetch_index(day, detector)
+                index = client.fetch_index(day, detector, tree=tree)
             except ArchiveError as err:
                 result.source_failed(f"{source} img_hdr.txt", str(err))
                 _keep_transient(result, err)
                 continue
             try:
-                listing = client.fetch_listing(day, detector)
+                listing = client.fetch_listing(day, detector, tree=tree)
             except ArchiveError as err:  # the index alone still registers the files
                 result.source_failed(f"{source} listing", str(err))
                 _keep_transient(result, err)
@@ -105,7 +113,7 @@ def discover_window(
 ) -> StepResult:
     started = time.perf_counter()
     result = StepResult()
-    listed = list_window(client, detectors, start, end, result)
+    listed = list_window(client, detectors, start, end, result, now=now)
     known_names = store.known_names(f.name for f in listed)
     new = [f for f in listed if f.name not in known_names]
     result.count("unchanged_known", n=len(listed) - len(new))

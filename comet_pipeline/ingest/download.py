@@ -18,7 +18,7 @@ from pathlib import Path
 
 from comet_pipeline.archive.client import ArchiveClient, is_temp_name
 from comet_pipeline.archive.errors import ArchiveError
-from comet_pipeline.archive.layout import day_dir
+from comet_pipeline.archive.layout import day_dir, tree_for_day
 from comet_pipeline.domain import Detector, FileRecord, FileState
 from comet_pipeline.domain.timeutil import Clock
 from comet_pipeline.ingest.attempts import record_failure
@@ -207,15 +207,17 @@ def _download_one(
     keeper: _LeaseKeeper,
 ) -> Outcome:
     dest = raw_path_for(raw_dir, record)
+    day = record.observed_at.date()
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fetched = client.download(
-            record.observed_at.date(),
+            day,
             record.detector,
             record.name,
             dest,
             verify=lambda tmp: client.verify_fits(tmp, record.as_archive_file()),
             progress=keeper,
+            tree=tree_for_day(day, clock()),  # historical days: the long-term tree
         )
     except LeaseLost as err:  # the file is another run's now: nothing of ours to record
         return "lease_lost", str(err)

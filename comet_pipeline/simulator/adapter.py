@@ -1,6 +1,7 @@
 """``sim://`` for requests: the simulated archive served in process through a transport adapter.
 
-``sim://lasco/YYMMDD/c2/`` (listing), ``.../img_hdr.txt``, ``.../NNNNNNNN.fts`` and
+``sim://lasco/YYMMDD/c2/`` (listing), ``.../img_hdr.txt``, ``.../NNNNNNNN.fts`` (the
+near-real-time tree), ``sim://lasco/longterm/YYMMDD/c2/...`` (the long-term tree) and
 ``sim://schedule`` answer like the real servers (status, headers, streamed body), so the real
 client code — retries, size caps, Content-Length checks, verification — runs unchanged.
 
@@ -21,6 +22,7 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 from urllib3.response import HTTPResponse
 
+from comet_pipeline.archive.layout import LONGTERM_ROOT, SIM_LONGTERM_PATH
 from comet_pipeline.simulator.archive import LEVEL05_ROOT, SimArchive
 from comet_pipeline.simulator.faults import Faults
 from comet_pipeline.simulator.profiles import ARCHIVE_HOST
@@ -50,9 +52,12 @@ class SimAdapter(BaseAdapter):
         if parts.netloc == "schedule" and parts.path in ("", "/"):
             return SCHEDULE_PATH
         host = parts.netloc.lower()
-        if host == ARCHIVE_HOST or host.startswith(ARCHIVE_HOST + "-"):
-            return LEVEL05_ROOT + (parts.path if parts.path not in ("", "/") else "/")
-        return None
+        if not (host == ARCHIVE_HOST or host.startswith(ARCHIVE_HOST + "-")):
+            return None
+        root, path = LEVEL05_ROOT, parts.path
+        if path == SIM_LONGTERM_PATH or path.startswith(SIM_LONGTERM_PATH + "/"):
+            root, path = LONGTERM_ROOT, path[len(SIM_LONGTERM_PATH) :]
+        return root + (path if path not in ("", "/") else "/")
 
     def send(
         self,

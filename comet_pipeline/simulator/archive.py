@@ -3,6 +3,13 @@
 :class:`SimArchive` ties the operations model, the format writers and the renderer to an
 injectable clock. The listing and index only show files that have arrived (arrival <= now);
 a day directory that has received nothing yet does not exist (:meth:`has_directory`).
+
+Two trees serve the days (:meth:`serves`): the near-real-time tree only the last
+``SimConfig.nrt_days`` days, the long-term tree the days at least
+``SimConfig.longterm_lag_days`` old (so both hold the days in between). LASCO_FORMATS.md
+says only that the near-real-time tree is a rolling window of recent days and the long-term
+one has the same layout; the overlap keeps a pipeline whose clock or window is a little off
+from finding neither.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
+from comet_pipeline.archive.layout import NRT_ROOT, ArchiveTree
 from comet_pipeline.domain.models import Detector
 from comet_pipeline.domain.timeutil import utc, utcnow
 from comet_pipeline.simulator import formats
@@ -27,7 +35,8 @@ from comet_pipeline.simulator.operations import (
 )
 from comet_pipeline.simulator.render import comet_frame_truth, fits_bytes, fits_size
 
-LEVEL05_ROOT = "/pub/lasco/lastimage/level_05"
+#: Server paths of the near-real-time and long-term level-0.5 trees (the real ones).
+LEVEL05_ROOT = NRT_ROOT
 SCHEDULE_GENERATED_AT = time(6, 30)  # the real page is regenerated daily ~06:30 UT
 
 
@@ -88,8 +97,18 @@ class SimArchive:
         """DSN passes whose begin of track is on ``day`` (UTC)."""
         return passes_for_day(self.config, day)
 
-    def has_directory(self, day: date, detector: Detector) -> bool:
-        """Whether ``YYMMDD/{c2,c3}/`` exists yet (at least one file arrived)."""
+    def serves(self, tree: ArchiveTree, day: date) -> bool:
+        """Whether ``tree`` holds ``day``'s folders at :meth:`now` (see the module doc)."""
+        age = (self.now().date() - day).days
+        if ArchiveTree(tree) is ArchiveTree.LONG_TERM:
+            return age >= self.config.longterm_lag_days
+        return age < self.config.nrt_days
+
+    def has_directory(self, day: date, detector: Detector, tree: ArchiveTree | None = None) -> bool:
+        """Whether ``YYMMDD/{c2,c3}/`` exists yet (at least one file arrived), in ``tree``
+        if given (None: in any tree)."""
+        if tree is not None and not self.serves(tree, day):
+            return False
         return bool(self.arrived(day, detector))
 
     # --------------------------------------------------------------------- published text

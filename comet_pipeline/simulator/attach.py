@@ -50,5 +50,14 @@ def simulated_client(
             f"{archive_url} names sky profile {named!r} but the simulated archive "
             f"given is {sim_archive.config.profile!r}"
         )
+    longterm = kwargs.get("longterm_url")
+    if isinstance(longterm, str) and uses_simulator(longterm):
+        lt_named = profile_from_url(longterm)
+        if lt_named != (named or sim_archive.config.profile):
+            raise ValueError(
+                f"long-term tree {longterm} names sky profile {lt_named!r} but the "
+                f"near-real-time tree {archive_url} is {named or sim_archive.config.profile!r}:"
+                " one simulated sky serves both"
+            )
     mount_sim(session, sim_archive)
     return ArchiveClient(archive_url, schedule_url, session=session, **kwargs)

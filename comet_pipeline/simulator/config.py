@@ -30,6 +30,9 @@ class SimConfig:
         8.0,
     )  # during a pass: end of exposure->arrival
     playback_fraction: float = 0.6  # stored images are played back over this part of the next pass
+    # --- the two level-0.5 trees (days counted back from the simulator clock's date)
+    nrt_days: int = 30  # the near-real-time tree holds days less than this many days old
+    longterm_lag_days: int = 14  # the long-term tree holds days at least this many days old
     # --- sky
     comets_per_day: float = 0.5  # Kreutz comets entering each detector per day (Poisson mean)
     c2_fast_comets_per_day: float = 0.15  # Marsden/Kracht-like C2-only comets per day

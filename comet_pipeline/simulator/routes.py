@@ -1,8 +1,8 @@
 """One request router behind both front ends (the ``sim://`` adapter and the HTTP server).
 
-It maps a server path (the real layout: ``/pub/lasco/lastimage/level_05/YYMMDD/c2/...`` and
-``/operations/schedule/schedule.html``) to a :class:`Reply`, applying the configured faults,
-so the two front ends cannot drift apart.
+It maps a server path (the real layout: ``/pub/lasco/lastimage/level_05/YYMMDD/c2/...``, the
+long-term ``/pub/lasco_level05/YYMMDD/c2/...`` and ``/operations/schedule/schedule.html``) to
+a :class:`Reply`, applying the configured faults, so the two front ends cannot drift apart.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from email.utils import format_datetime
 
+from comet_pipeline.archive.layout import LONGTERM_ROOT, ArchiveTree
 from comet_pipeline.domain.models import Detector
 from comet_pipeline.simulator.archive import LEVEL05_ROOT, SimArchive
 from comet_pipeline.simulator.faults import (
@@ -29,6 +30,15 @@ from comet_pipeline.simulator.formats import img_hdr_line
 SCHEDULE_PATH = "/operations/schedule/schedule.html"
 _DAY_PATH = re.compile(r"(\d{6})/(c2|c3)(/.*)?")
 _FTS = re.compile(r"[0-9]{8}\.fts")
+_ROOTS = {ArchiveTree.NEAR_REAL_TIME: LEVEL05_ROOT, ArchiveTree.LONG_TERM: LONGTERM_ROOT}
+
+
+def _tree_of(path: str) -> ArchiveTree | None:
+    """The level-0.5 tree a server path is under (None: neither)."""
+    for tree, root in _ROOTS.items():
+        if path.startswith(root + "/"):
+            return tree
+    return None
 
 
 @dataclass
@@ -104,16 +114,16 @@ class Router:
             return self._error(decision.status)
         if path == SCHEDULE_PATH:
             return self._ok(self.archive.schedule_html().encode(), "text/html; charset=UTF-8")
-        root = LEVEL05_ROOT + "/"
-        if not path.startswith(root):
+        tree = _tree_of(path)
+        if tree is None:
             return self._error(404)
-        m = _DAY_PATH.fullmatch(path[len(root) :])
+        m = _DAY_PATH.fullmatch(path[len(_ROOTS[tree]) + 1 :])
         day = _parse_day(m.group(1)) if m else None
         if m is None or day is None:
             return self._error(404)
         detector = Detector(m.group(2))
         rest = m.group(3)
-        if not self.archive.has_directory(day, detector):
+        if not self.archive.has_directory(day, detector, tree):
             return self._error(404)
         if rest is None:
             return Reply(301, error_page(301), redirect_slash=True)

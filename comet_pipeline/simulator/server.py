@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from comet_pipeline.archive.layout import LONGTERM_ROOT
 from comet_pipeline.simulator.archive import LEVEL05_ROOT, SimArchive
 from comet_pipeline.simulator.config import SimConfig
 from comet_pipeline.simulator.faults import Faults
@@ -84,6 +85,11 @@ class RunningServer:
     def url(self) -> str:
         """Base of the level-0.5 tree: use it as ``COMET_ARCHIVE_URL``."""
         return self.root_url + LEVEL05_ROOT
+
+    @property
+    def longterm_url(self) -> str:
+        """Base of the long-term level-0.5 tree: use it as ``COMET_LONGTERM_ARCHIVE_URL``."""
+        return self.root_url + LONGTERM_ROOT
 
     @property
     def schedule_url(self) -> str:
@@ -176,6 +182,7 @@ def serve_forever(
         announce(f"simulated LASCO archive on {server.root_url} (seed {config.seed})")
         announce(f"  sky profile: {config.profile}")
         announce(f"  COMET_ARCHIVE_URL={server.url}")
+        announce(f"  COMET_LONGTERM_ARCHIVE_URL={server.longterm_url}")
         announce(f"  COMET_SCHEDULE_URL={server.schedule_url}")
         if faults is not None:
             announce(f"  faults: {faults}")
