@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dagster import ConfigurableResource
-from pydantic import PrivateAttr
+from pydantic import PrivateAttr, field_validator
 
 from comet_pipeline.archive.client import ArchiveClient
 from comet_pipeline.domain import Detector, from_iso, utcnow
+from comet_pipeline.imaging.recipes import DEFAULT_RECIPE, recipe
 from comet_pipeline.ingest.home import HomeMismatch, check_home
 from comet_pipeline.settings import HomeLayout, Retention, Settings
 from comet_pipeline.store import LifecycleStore, open_store
@@ -77,6 +78,7 @@ class ArchiveResource(ConfigurableResource):
 
     archive_url: str
     schedule_url: str
+    longterm_archive_url: str | None = None  # None: the tree beside archive_url
     sim_seed: int = 0
     sim_comets_per_day: float | None = None  # None: the simulator's default rate
     retries: int = 3
@@ -86,7 +88,11 @@ class ArchiveResource(ConfigurableResource):
 
     def get(self) -> ArchiveClient:
         if self._client is None:
-            options: dict[str, Any] = {"retries": self.retries, "backoff": self.backoff_seconds}
+            options: dict[str, Any] = {
+                "retries": self.retries,
+                "backoff": self.backoff_seconds,
+                "longterm_url": self.longterm_archive_url,
+            }
             simulator = self._simulator()
             if simulator is None:
                 self._client = ArchiveClient(self.archive_url, self.schedule_url, **options)
@@ -117,7 +123,10 @@ class ArchiveResource(ConfigurableResource):
 class PipelineResource(ConfigurableResource):
     """The settings assets and sensors act on: the home they write under (raw files, frames,
     products) and the detectors they ingest. Built from :class:`Settings` by
-    :func:`pipeline_resource`; assets get it as a parameter, never from a closure."""
+    :func:`pipeline_resource`; assets get it as a parameter, never from a closure.
+
+    ``recipe``: the processing preset (``imaging/recipes.py``) of runs that do not name
+    one in their run config (``defs/recipes.py``)."""
 
     home: str
     detector_names: list[str] = [d.value for d in Detector]
@@ -125,6 +134,13 @@ class PipelineResource(ConfigurableResource):
     keep_raw_days: int | None = Retention.raw_days
     keep_fits_days: int | None = Retention.fits_days
     keep_png_days: int | None = Retention.png_days
+    recipe: str = DEFAULT_RECIPE
+
+    @field_validator("recipe")
+    @classmethod
+    def _known_recipe(cls, name: str) -> str:
+        recipe(name)  # KeyError naming the known ones: said when the definitions load
+        return name
 
     @property
     def layout(self) -> HomeLayout:
@@ -139,11 +155,14 @@ class PipelineResource(ConfigurableResource):
         return Retention(self.keep_raw_days, self.keep_fits_days, self.keep_png_days)
 
 
-def pipeline_resource(settings: Settings) -> PipelineResource:
+def pipeline_resource(settings: Settings, *, recipe: str = DEFAULT_RECIPE) -> PipelineResource:
+    """``recipe``: the preset of runs whose run config names none (``comet-pipeline
+    recipes run`` passes its choice here)."""
     return PipelineResource(
         home=str(settings.home),
         detector_names=[d.value for d in settings.detectors],
         keep_raw_days=settings.retention.raw_days,
         keep_fits_days=settings.retention.fits_days,
         keep_png_days=settings.retention.png_days,
+        recipe=recipe,
     )

@@ -6,7 +6,9 @@ jitters and frames go missing, so "px per frame" would lie).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+from comet_pipeline.imaging.recipes import Recipe
 
 
 @dataclass(frozen=True)
@@ -76,3 +78,21 @@ class HuntConfig:
 
     def params(self, detector: str) -> DetectorParams:
         return self.c2 if str(detector).lower() == "c2" else self.c3
+
+
+def config_for(recipe: Recipe, base: HuntConfig | None = None) -> HuntConfig:
+    """``base`` (the hunter's defaults) with the recipe's hunting knobs applied; the
+    ``default`` recipe sets none, so it gives ``base`` itself (same values, same hunt)."""
+    base = base if base is not None else HuntConfig()
+    k = recipe.hunting
+    if not k.overrides():
+        return base
+    return replace(
+        base,
+        psf_sigma=base.psf_sigma if k.psf_sigma is None else k.psf_sigma,
+        threshold=base.threshold if k.threshold is None else k.threshold,
+        seed_snr=base.seed_snr if k.seed_snr is None else k.seed_snr,
+        min_frames=base.min_frames if k.min_frames is None else k.min_frames,
+        max_gap_hours=base.max_gap_hours if k.max_gap_hours is None else k.max_gap_hours,
+        min_score=base.min_score if k.min_score is None else k.min_score,
+    )

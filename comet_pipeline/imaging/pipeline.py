@@ -34,10 +34,6 @@ from comet_pipeline.imaging.fitsio import (
     with_cards,
 )
 from comet_pipeline.imaging.frame import (
-    BACKGROUND_WINDOW,
-    FALLBACK,
-    HISTORY,
-    MIN_HISTORY,
     Calibrated,
     background_history,
     process_frame,
@@ -53,6 +49,7 @@ from comet_pipeline.imaging.products import (
     legacy_paths,
     product_paths,
 )
+from comet_pipeline.imaging.recipes import DEFAULT, ImagingKnobs, Recipe
 from comet_pipeline.imaging.stats import frame_stats
 
 SAMPLE_SUFFIX = ".sample.npy"
@@ -101,29 +98,48 @@ class FrameProcessor:
     comets), or ``"radial"``, the azimuthal median profile. On simulated frames the radial
     model leaves every streamer and ray in the image (and the 16-px residual removal then
     draws blocks along them), hence the default.
+
+    ``recipe`` (:mod:`.recipes`): the preset these knobs come from; a knob passed here
+    overrides the recipe's. A non-default recipe is recorded in every FITS product's header
+    (``RECIPE`` and the knob values used); ``default`` adds nothing, so its products are
+    those of a processor built before recipes existed, byte for byte.
     """
 
     def __init__(
         self,
         out_root: Path,
         *,
-        history: int = HISTORY,
-        min_history: int = MIN_HISTORY,
-        max_gap: timedelta = timedelta(minutes=40),
-        background_window: timedelta = BACKGROUND_WINDOW,
+        recipe: Recipe = DEFAULT,
+        history: int | None = None,
+        min_history: int | None = None,
+        max_gap: timedelta | None = None,
+        background_window: timedelta | None = None,
         saturation_dn: float = SATURATION_DN,
-        fallback: str = FALLBACK,
+        fallback: str | None = None,
     ) -> None:
-        if fallback not in ("self", "radial"):
+        if fallback is not None and fallback not in ("self", "radial"):
             raise ValueError(f"fallback must be 'self' or 'radial', not {fallback!r}")
-        self.fallback = fallback
+        base = recipe.imaging
+        knobs = ImagingKnobs(
+            history=base.history if history is None else history,
+            min_history=base.min_history if min_history is None else min_history,
+            max_gap=base.max_gap if max_gap is None else max_gap,
+            background_window=base.background_window
+            if background_window is None
+            else background_window,
+            fallback=base.fallback if fallback is None else fallback,
+        )
+        self.recipe = recipe
+        self.knobs: ImagingKnobs = knobs
+        self.fallback = knobs.fallback
         self.out_root = Path(out_root)
-        self.history = history
-        self.min_history = min_history
-        self.max_gap = max_gap
-        self.background_window = background_window
+        self.history = knobs.history
+        self.min_history = knobs.min_history
+        self.max_gap = knobs.max_gap
+        self.background_window = knobs.background_window
         self.saturation_dn = saturation_dn
-        self._samples = _LRU(4 * history + 8)  # both detectors interleaved, plus slack
+        self._recipe_cards = recipe.cards(knobs)
+        self._samples = _LRU(4 * self.history + 8)  # both detectors interleaved, plus slack
         self._frames = _LRU(2)  # the previous calibrated frame of each detector
 
     def like(self) -> FrameProcessor:
@@ -131,6 +147,7 @@ class FrameProcessor:
         are not shared between threads)."""
         return FrameProcessor(
             self.out_root,
+            recipe=self.recipe,
             history=self.history,
             min_history=self.min_history,
             max_gap=self.max_gap,
@@ -233,13 +250,16 @@ class FrameProcessor:
                 inputs.raw, inputs.mask = raw, calibrated.mask
                 inputs.dn_offset = info.offset
                 inputs.dn_scale = dn_scale(info.exptime, info.binning)
-                inputs.calibrated_cards = product_cards(
-                    raw_header,
-                    observed_at=now,
-                    wcs=wcs,
-                    bunit="DN/s",
-                    history=[history_of(s) for s in calibrated.steps],
-                )
+                inputs.calibrated_cards = (
+                    product_cards(
+                        raw_header,
+                        observed_at=now,
+                        wcs=wcs,
+                        bunit="DN/s",
+                        history=[history_of(s) for s in calibrated.steps],
+                    )
+                    + self._recipe_cards
+                )  # every product's cards start from these
                 write(Stage.CALIBRATED)
 
             # 1-3. calibrate and mask, sample, background (shared with in-memory callers)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from comet_pipeline.domain import HUNT_REVIEWER, CandidateStatus, DetectionRecord, Detector
+from comet_pipeline.hunting.config import HuntConfig
 from comet_pipeline.hunting.hunter import DEFAULT_CONFIG
 from comet_pipeline.hunting.loading import load_hunt_frame
 from comet_pipeline.hunting.model import Candidate, HuntFrame
@@ -102,19 +103,21 @@ def hunt_window(
     now: datetime,
     window: timedelta = HUNT_WINDOW,
     parallel: bool = True,
+    config: HuntConfig = DEFAULT_CONFIG,
 ) -> HuntResult:
     """Hunt, for every hour ending in (start, end], the frames of the ``window`` before it.
 
     One hour gives one hunt; a backfilled range slides the window hour by hour, sharing
     source lists between overlapping windows, and loads each frame from disk once.
     ``parallel``: the detectors are hunted side by side in threads (their candidates never
-    meet: ids, tracks and merges are per detector).
+    meet: ids, tracks and merges are per detector). ``config``: the hunter's knobs (a
+    recipe's: ``hunting.config.config_for``).
     """
     started = time.perf_counter()
     parts = [HuntResult() for _ in detectors]
 
     def hunt(detector: Detector, part: HuntResult) -> None:
-        _hunt_detector(store, products_dir, start, end, detector, now, window, part)
+        _hunt_detector(store, products_dir, start, end, detector, now, window, part, config)
 
     if parallel and len(detectors) > 1:
         with ThreadPoolExecutor(len(detectors), thread_name_prefix="hunt") as pool:
@@ -139,6 +142,7 @@ def _hunt_detector(
     now: datetime,
     window: timedelta,
     result: HuntResult,
+    config: HuntConfig = DEFAULT_CONFIG,
 ) -> None:
     """Slide the window hour by hour with the same hunter the evaluation measures."""
     pending = deque(
@@ -156,12 +160,13 @@ def _hunt_detector(
             if hunter is None:
                 hunter = SlidingHunter(
                     detector.value,
+                    config=config,
                     window_hours=window / timedelta(hours=1),
                     merge_horizon_hours=MERGE_HORIZON / timedelta(hours=1),
                     existing=_stored_candidates(store, detector, start - window, end, frame),
                 )
             hunter.add(frame)
-        if hunter is not None and len(hunter.window_frames(hour_end)) >= DEFAULT_CONFIG.min_frames:
+        if hunter is not None and len(hunter.window_frames(hour_end)) >= config.min_frames:
             frames = hunter.window_frames(hour_end)
             for candidate in hunter.hunt_until(hour_end):
                 touched[candidate.id] = candidate

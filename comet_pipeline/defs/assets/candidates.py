@@ -14,7 +14,9 @@ from comet_pipeline.defs.checks import CANDIDATE_SPAM, candidate_spam
 from comet_pipeline.defs.failures import fail_fast, refuse_future
 from comet_pipeline.defs.metadata import candidates_metadata
 from comet_pipeline.defs.partitions import HOURLY_ASSET
+from comet_pipeline.defs.recipes import RecipeConfig, chosen_recipe
 from comet_pipeline.defs.resources import ClockResource, PipelineResource, StoreResource
+from comet_pipeline.hunting.config import config_for
 from comet_pipeline.ingest.hunt import HUNT_WINDOW, hunt_window, new_candidates_since
 
 _WINDOW_HOURS = int(HUNT_WINDOW / timedelta(hours=1))
@@ -39,6 +41,7 @@ _WINDOW_HOURS = int(HUNT_WINDOW / timedelta(hours=1))
 )
 def comet_candidates(
     context: AssetExecutionContext,
+    config: RecipeConfig,
     store: StoreResource,
     clock: ClockResource,
     pipeline: PipelineResource,
@@ -53,6 +56,7 @@ def comet_candidates(
             window.end,
             pipeline.detectors,
             now=clock.now(),
+            config=config_for(chosen_recipe(config, pipeline)),
         )
         day_start = window.start.replace(hour=0, minute=0, second=0, microsecond=0)
         new_today = new_candidates_since(store.get(), pipeline.detectors, day_start, window.end)

@@ -37,6 +37,7 @@ from comet_pipeline.defs.metadata import (
     window_metadata,
 )
 from comet_pipeline.defs.partitions import DAILY, DAILY_BACKFILL, HOURLY_ASSET
+from comet_pipeline.defs.recipes import RecipeConfig, chosen_recipe
 from comet_pipeline.defs.resources import (
     ArchiveResource,
     ClockResource,
@@ -174,6 +175,7 @@ def downloaded_files(
 )
 def processed_frames(
     context: AssetExecutionContext,
+    config: RecipeConfig,
     store: StoreResource,
     clock: ClockResource,
     pipeline: PipelineResource,
@@ -184,7 +186,7 @@ def processed_frames(
         recovered = recover_leases(store.get(), now=clock.now(), run_id=context.run.run_id)
         result = process_window(
             store.get(),
-            FrameProcessor(pipeline.layout.frames_dir),
+            FrameProcessor(pipeline.layout.frames_dir, recipe=chosen_recipe(config, pipeline)),
             window.start,
             window.end,
             clock=clock.now,
