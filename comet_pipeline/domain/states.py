@@ -86,6 +86,26 @@ RETRY_STATES: dict[FileState, FileState] = {
 }
 
 
+#: Administrative resets outside the ingest flow (``LifecycleStore.reset_file``): a file's
+#: products or raw bytes went bad on disk, or a range is re-processed with another recipe.
+#: Kept apart from FILE_TRANSITIONS so PROCESSED stays terminal for the pipeline itself: only
+#: an explicit, reasoned reset (scan, bulk re-processing) sends a file back. Never from a
+#: leased state (a worker holds it) or a terminal SKIPPED / ABANDONED one.
+RESET_TRANSITIONS: dict[FileState, frozenset[FileState]] = {
+    # re-process from the raw file on disk
+    FileState.READY: frozenset({FileState.PROCESSED, FileState.PROCESSING_FAILED}),
+    # fetch the raw file again (missing or its sha256 no longer matches), then process
+    FileState.DISCOVERED: frozenset(
+        {
+            FileState.DOWNLOADED,
+            FileState.READY,
+            FileState.PROCESSED,
+            FileState.PROCESSING_FAILED,
+        }
+    ),
+}
+
+
 def sources_of(target: FileState) -> frozenset[FileState]:
     """Every state from which ``target`` may be reached (the CAS guard's IN list)."""
     return frozenset(s for s, targets in FILE_TRANSITIONS.items() if target in targets)

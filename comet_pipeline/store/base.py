@@ -87,6 +87,23 @@ class LifecycleStore(Protocol):
     ) -> bool:
         """Compare-and-swap ``name`` into ``target``; append the audit row; True if applied."""
 
+    def reset_file(
+        self,
+        name: str,
+        target: FileState,
+        *,
+        expected: FileState,
+        reason: str,
+        now: datetime,
+        run_id: str | None = None,
+    ) -> bool:
+        """Send ``name`` back (RESET_TRANSITIONS: to READY to be processed again, to DISCOVERED
+        to be fetched again) if it still is in ``expected``: one compare-and-swap plus its
+        audit row, ``reason`` required. Clears the retry budget and any lease; a reset to
+        DISCOVERED also forgets that retention pruned the raw file (the download brings it
+        back). False when the file moved on; IllegalTransition for a pair not in the table.
+        """
+
     def claim(
         self,
         *,

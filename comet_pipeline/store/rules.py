@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from comet_pipeline.domain import FILE_TRANSITIONS, FileState
-from comet_pipeline.domain.states import sources_of
+from comet_pipeline.domain.states import RESET_TRANSITIONS, sources_of
 from comet_pipeline.store.errors import IllegalTransition
 
 #: Keyword fields ``transition`` may set alongside the state.
@@ -57,6 +57,28 @@ def transition_sources(
     if expected is not None and target not in FILE_TRANSITIONS[expected]:
         raise IllegalTransition(f"file {name!r}", expected, target, "expected source")
     return frozenset({expected}) if expected is not None else sources_of(target)
+
+
+def reset_sources(
+    name: str, target: FileState, expected: FileState, reason: str
+) -> frozenset[FileState]:
+    """Check a reset (``reset_file``) before any row is read: the pair must be in
+    RESET_TRANSITIONS and the reason non-empty (a reset is always explained in the audit)."""
+    if not reason.strip():
+        raise ValueError(f"resetting {name!r} needs a reason for the audit trail")
+    if expected not in RESET_TRANSITIONS.get(target, frozenset()):
+        raise IllegalTransition(f"file {name!r}", expected, target, "reset")
+    return frozenset({expected})
+
+
+#: Columns a reset clears: the new phase starts with a fresh retry budget.
+RESET_FIELDS: dict[str, None | int] = {
+    "attempts": 0,
+    "next_attempt_at": None,
+    "last_error": None,
+    "lease_owner": None,
+    "lease_expires_at": None,
+}
 
 
 def may_apply(

@@ -38,9 +38,11 @@ from comet_pipeline.store.postgres.connection import Conn, PostgresConnection
 from comet_pipeline.store.postgres.rows import Row, Where, ts
 from comet_pipeline.store.postgres.slots import slot_row_for_arrival
 from comet_pipeline.store.rules import (
+    RESET_FIELDS,
     TIME_FIELDS,
     backoff_delay,
     may_apply,
+    reset_sources,
     transition_sources,
 )
 
@@ -276,6 +278,32 @@ class FileTables(PostgresConnection):
             return False
         self._audit(conn, name, current, target, stamp, run_id, reason)
         return True
+
+    def reset_file(
+        self,
+        name: str,
+        target: FileState,
+        *,
+        expected: FileState,
+        reason: str,
+        now: datetime,
+        run_id: str | None = None,
+    ) -> bool:
+        """A reasoned reset along RESET_TRANSITIONS (see LifecycleStore.reset_file)."""
+        reset_sources(name, target, expected, reason)
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT state FROM files WHERE name = %s FOR UPDATE", (name,)
+            ).fetchone()
+            if row is None:
+                raise UnknownFile(name)
+            if FileState(row["state"]) != expected:
+                return False  # the file moved on since the caller looked
+            if not self._apply(conn, name, expected, target, now, run_id, reason, RESET_FIELDS):
+                return False
+            if target == FileState.DISCOVERED:
+                conn.execute("UPDATE files SET raw_pruned_at = NULL WHERE name = %s", (name,))
+            return True
 
     # -- leases, failures, retries -----------------------------------------------------------
 

@@ -35,9 +35,11 @@ from comet_pipeline.domain.states import (
 from comet_pipeline.domain.text import bounded
 from comet_pipeline.store.errors import IllegalTransition, UnknownFile
 from comet_pipeline.store.rules import (
+    RESET_FIELDS,
     TIME_FIELDS,
     backoff_delay,
     may_apply,
+    reset_sources,
     transition_sources,
 )
 from comet_pipeline.store.sqlite.connection import SQLiteConnection
@@ -243,6 +245,30 @@ class FileTables(SQLiteConnection):
             return False
         self._audit(db, name, current, target, stamp, run_id, reason)
         return True
+
+    def reset_file(
+        self,
+        name: str,
+        target: FileState,
+        *,
+        expected: FileState,
+        reason: str,
+        now: datetime,
+        run_id: str | None = None,
+    ) -> bool:
+        """A reasoned reset along RESET_TRANSITIONS (see LifecycleStore.reset_file)."""
+        reset_sources(name, target, expected, reason)
+        with self._write() as db:
+            row = db.execute("SELECT state FROM files WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise UnknownFile(name)
+            if FileState(row["state"]) != expected:
+                return False  # the file moved on since the caller looked
+            if not self._apply(db, name, expected, target, now, run_id, reason, RESET_FIELDS):
+                return False
+            if target == FileState.DISCOVERED:
+                db.execute("UPDATE files SET raw_pruned_at = NULL WHERE name = ?", (name,))
+            return True
 
     # -- leases, failures, retries -----------------------------------------------------------
 
