@@ -10,12 +10,15 @@ from __future__ import annotations
 from dagster import ConfigurableResource, Definitions, ExecutorDefinition, multiprocess_executor
 
 from comet_pipeline.defs.assets.candidates import comet_candidates
+from comet_pipeline.defs.assets.composites import frame_composites
+from comet_pipeline.defs.assets.featured import featured_targets
 from comet_pipeline.defs.assets.ingest import (
     discovered_files,
     downlink_slots,
     downloaded_files,
     processed_frames,
 )
+from comet_pipeline.defs.assets.mosaics import daily_mosaic, hourly_mosaic
 from comet_pipeline.defs.assets.playback import frame_playback
 from comet_pipeline.defs.assets.retention import product_retention
 from comet_pipeline.defs.checks import no_stuck_files
@@ -27,6 +30,7 @@ from comet_pipeline.defs.resources import (
     pipeline_resource,
     store_resource,
 )
+from comet_pipeline.defs.scan import daily_scan_schedule, disk_scan, reprocess_range, scan_disk_job
 from comet_pipeline.defs.schedules import (
     daily_retention_schedule,
     daily_slots_schedule,
@@ -43,6 +47,11 @@ ASSETS = [
     comet_candidates,
     frame_playback,
     product_retention,
+    frame_composites,
+    hourly_mosaic,
+    daily_mosaic,
+    featured_targets,
+    disk_scan,
 ]
 
 
@@ -66,7 +75,10 @@ def build_resources(
         "clock": clock,
         "store": store_resource(settings),
         "archive": ArchiveResource(
-            archive_url=settings.archive_url, schedule_url=settings.schedule_url, clock=clock
+            archive_url=settings.archive_url,
+            schedule_url=settings.schedule_url,
+            longterm_archive_url=settings.longterm_archive_url,
+            clock=clock,
         ),
         "pipeline": pipeline_resource(settings),
     }
@@ -84,9 +96,14 @@ def build_definitions(
     return Definitions(
         assets=ASSETS,
         asset_checks=[no_stuck_files],
-        jobs=list(build_jobs(hourly_keys)),
+        jobs=[*build_jobs(hourly_keys), scan_disk_job, reprocess_range],
         sensors=SENSORS,
-        schedules=[daily_slots_schedule, hourly_sweep_schedule, daily_retention_schedule],
+        schedules=[
+            daily_slots_schedule,
+            hourly_sweep_schedule,
+            daily_retention_schedule,
+            daily_scan_schedule,
+        ],
         resources=build_resources(settings, clock=clock, **resource_overrides),
         executor=EXECUTOR,
     )

@@ -11,14 +11,20 @@ comet-pipeline evaluate [--profiles P,..] [--seeds S,..]  hunting measured on sk
 comet-pipeline serve [--host H] [--port P]  the hunter's viewer (page and API) on loopback
 comet-pipeline token create NAME           a bearer token for the viewer's writes (shown once)
 comet-pipeline token list | revoke NAME    the live tokens' names; revoke one
+comet-pipeline export {files,frames,candidates,detections} [--format F]  astropy tables
+comet-pipeline scan [--repair]             reconcile disk and store (missing, unknown, corrupt)
+comet-pipeline archive search --detector c3 --since D [--until D]  images per day (indexes only)
+comet-pipeline recipes list | run NAME     the processing presets; ingest with one
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from types import ModuleType
 
 from comet_pipeline.domain import Detector, from_iso, utcnow
 from comet_pipeline.settings import Settings, SettingsError, get_settings
@@ -244,7 +250,18 @@ def build_parser() -> argparse.ArgumentParser:
     srv = sub.add_parser("serve", help="serve the hunter's viewer (page and API) over HTTP")
     srv.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     srv.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    for module in _command_modules():
+        module.add_parser(sub)
     return parser
+
+
+#: Commands in modules of their own (``NAME``, ``add_parser(sub)``, ``run(args, settings)``),
+#: imported when the parser is built: they import this module's argument types.
+_COMMAND_MODULES = ("export", "scan", "archive", "recipes")
+
+
+def _command_modules() -> list[ModuleType]:
+    return [importlib.import_module(f"comet_pipeline.cli.{name}") for name in _COMMAND_MODULES]
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -308,7 +325,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"comet-pipeline: {exc}", file=sys.stderr)
         return 2
-    return _COMMANDS[args.command](args, settings)
+    command = _COMMANDS.get(args.command)
+    if command is None:
+        (module,) = [m for m in _command_modules() if args.command == m.NAME]
+        return int(module.run(args, settings))
+    return command(args, settings)
 
 
 if __name__ == "__main__":

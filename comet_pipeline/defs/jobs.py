@@ -25,7 +25,10 @@ def build_jobs(
         INGEST_HOUR_JOB,
         selection=AssetSelection.assets(*hourly_assets),
         tags={"comet/archive": "true"},
-        description="Discover, download, process (and hunt in) one hour of observations.",
+        description=(
+            "Discover, download, process and hunt in one hour of observations; its composites"
+            " and mosaic."
+        ),
     )
     refresh_slots = define_asset_job(
         SLOTS_JOB,

@@ -145,3 +145,17 @@ def test_demo_before_the_first_partition_says_which_setting(tmp_path: Path, caps
     assert f"before the first partition ({FIRST_HOUR:%Y-%m-%d})" in err
     assert f"COMET_PARTITIONS_START={until - timedelta(hours=2):%Y-%m-%d}" in err
     assert until.tzinfo is UTC and datetime.now(UTC) > until
+
+
+def test_the_commands_in_their_own_modules_are_reachable_from_main(capsys):
+    parser = cli.build_parser()
+    for argv in (
+        ["export", "detections", "--format", "votable"],
+        ["scan", "--repair"],
+        ["archive", "search", "--detector", "c3", "--since", "2025-06-01"],
+        ["recipes", "list"],
+    ):
+        assert parser.parse_args(argv).command == argv[0]
+    assert cli.main(["recipes", "list", "faint-c3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("faint-c3") and "history=20*" in out

@@ -33,7 +33,12 @@ from comet_pipeline_tests.viewer.dagster_fixture import DagsterWebserver, dagste
 PARTITION = "2025-06-10-03:00"
 UNKNOWN_RUN = "00000000-0000-4000-8000-000000000000"
 SENSORS = ["downlink_sensor", "retry_sensor", "slot_sensor"]
-SCHEDULES = ["daily_retention_schedule", "daily_slots_schedule", "hourly_sweep_schedule"]
+SCHEDULES = [
+    "daily_retention_schedule",
+    "daily_scan_schedule",
+    "daily_slots_schedule",
+    "hourly_sweep_schedule",
+]
 
 
 def bearer(value: str) -> dict[str, str]:
@@ -210,6 +215,7 @@ def test_health_reports_dagster_its_sensors_and_schedules(jobs_viewer, dagster):
         ],
         "schedules": [
             {"name": "daily_retention_schedule", "status": "RUNNING"},
+            {"name": "daily_scan_schedule", "status": "RUNNING"},
             {"name": "daily_slots_schedule", "status": "RUNNING"},
             {"name": "hourly_sweep_schedule", "status": "STOPPED"},
         ],
