@@ -15,6 +15,7 @@ comet-pipeline export {files,frames,candidates,detections} [--format F]  astropy
 comet-pipeline scan [--repair]             reconcile disk and store (missing, unknown, corrupt)
 comet-pipeline archive search --detector c3 --since D [--until D]  images per day (indexes only)
 comet-pipeline recipes list | run NAME     the processing presets; ingest with one
+comet-pipeline analyse region|lightcurve|sources|stats  measure frames and candidates
 """
 
 from __future__ import annotations
@@ -257,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Commands in modules of their own (``NAME``, ``add_parser(sub)``, ``run(args, settings)``),
 #: imported when the parser is built: they import this module's argument types.
-_COMMAND_MODULES = ("export", "scan", "archive", "recipes")
+_COMMAND_MODULES = ("export", "scan", "archive", "recipes", "analysis")
 
 
 def _command_modules() -> list[ModuleType]:
