@@ -11,7 +11,7 @@ from comet_pipeline.domain import utcnow
 from comet_pipeline.domain.timeutil import Clock
 from comet_pipeline.settings import Settings
 from comet_pipeline.store import store_location
-from comet_pipeline.viewer import api, jobs, pages, products, reviews
+from comet_pipeline.viewer import api, jobs, pages, platform, products, reviews
 from comet_pipeline.viewer.auth import ReadAccess
 from comet_pipeline.viewer.context import StoreAccess, StoreOpener, ViewerContext
 from comet_pipeline.viewer.errors import install_error_handlers
@@ -21,7 +21,9 @@ __all__ = ["StoreOpener", "build_app"]
 
 DESCRIPTION = (
     "The read side of the lifecycle store for comet hunters: downlink slots, processed frames "
-    "(keyset-paginated), their product files, and comet candidates with their tracks. Times "
+    "(keyset-paginated), their product files, comet candidates with their tracks, and the "
+    "platform's products on disk (the hours' colour composites and C2+C3 mosaics, a day's "
+    "featured targets). Times "
     "are UTC; a time without an offset is taken as UTC. Every error body is a `Problem`."
 )
 
@@ -68,6 +70,8 @@ def build_app(
     app.include_router(api.router, dependencies=[ReadAccess])
     app.include_router(reviews.router, dependencies=[ReadAccess])
     app.include_router(jobs.router, dependencies=[ReadAccess])
+    app.include_router(platform.api_router, dependencies=[ReadAccess])
+    app.include_router(platform.files_router, dependencies=[ReadAccess])
     app.include_router(products.router, dependencies=[ReadAccess])
     app.include_router(pages.router)  # the page: open, it holds the token field
     install_error_handlers(app)

@@ -62,7 +62,8 @@ def test_the_page_is_html_always_revalidated_with_the_contract_ids(viewer):
     assert options == ["processed", "difference", "calibrated"]
     assert "__STATIC_VERSION__" not in html
     names = {Path(p).name for p in _asset_paths(html)}
-    assert names == {"viewer.css", "viewer.js", "api.js", "player.js"}  # modules preloaded
+    # modules preloaded
+    assert names == {"viewer.css", "viewer.js", "api.js", "player.js", "products.js"}
 
 
 def test_a_candidate_link_serves_the_same_page(viewer):
@@ -75,7 +76,7 @@ def test_assets_have_their_types_and_are_kept_under_the_current_version(viewer):
     version = paths[0].split("/")[2]
     assert version == static_version()
     # the modules' relative imports resolve under the same version
-    modules = ["viewer.js", "api.js", "player.js"]
+    modules = ["viewer.js", "api.js", "player.js", "products.js"]
     wanted = {f"/static/{version}/{m}": "text/javascript; charset=utf-8" for m in modules}
     wanted[f"/static/{version}/viewer.css"] = "text/css; charset=utf-8"
     assert set(paths) <= set(wanted)
@@ -152,7 +153,7 @@ def test_the_player_asks_only_for_products_the_registry_has():
 def test_the_modules_parse_as_javascript(tmp_path):
     node = shutil.which("node")
     scripts = sorted(STATIC_DIR.glob("*.js"))
-    assert {p.name for p in scripts} == {"viewer.js", "api.js", "player.js"}
+    assert {p.name for p in scripts} == {"viewer.js", "api.js", "player.js", "products.js"}
     if node is None:
         pytest.skip("no node on this machine: the modules' syntax is checked by the browser test")
     for script in scripts:

@@ -13,6 +13,7 @@ import {
   status,
 } from "./api.js";
 import { Player, geometry } from "./player.js";
+import { ProductsView } from "./products.js";
 
 const POLL_MS = 10_000;
 const OVERLAY_MAX = 8; // tracks drawn on the player from the top of the list
@@ -31,6 +32,7 @@ const state = {
 };
 
 const player = new Player({ onPick: addDraftLine });
+const products = new ProductsView();
 
 // ---- small formatting helpers -----------------------------------------------------
 
@@ -367,7 +369,28 @@ async function markCandidate(verdict) {
   await refreshCandidates(); // the list shows the new status too
 }
 
+// ---- the two views: the player (and candidates), the products ----------------------
+
+const inProducts = () => !$("products-view").hidden;
+
+function showView(which) {
+  const productsView = which === "products";
+  if (productsView) player.stop();
+  document.querySelector("main").hidden = productsView;
+  $("products-view").hidden = !productsView;
+  document.body.classList.toggle("products", productsView);
+  $("view-player").setAttribute("aria-pressed", String(!productsView));
+  $("view-products").setAttribute("aria-pressed", String(productsView));
+}
+
 function route() {
+  const shown = location.hash.match(/^#\/products(?:\/(\d{4}-\d\d-\d\d)(?:\/(\d\d))?)?$/);
+  if (shown) {
+    showView("products");
+    products.open(shown[1], shown[2]);
+    return;
+  }
+  showView("player");
   const match = location.hash.match(/^#\/candidates\/(.+)$/);
   if (match) openCandidate(decodeURIComponent(match[1]));
   else showList();
@@ -457,6 +480,12 @@ async function poll() {
 // ---- controls and keys -----------------------------------------------------------
 
 function bindControls() {
+  $("view-products").addEventListener("click", () => {
+    if (!inProducts()) location.hash = "#/products";
+  });
+  $("view-player").addEventListener("click", () => {
+    if (inProducts()) location.hash = state.open ? `#/candidates/${encodeURIComponent(state.open.id)}` : "#/";
+  });
   for (const d of ["c2", "c3"]) {
     $(`detector-${d}`).addEventListener("click", () => {
       state.window = null;
@@ -565,6 +594,15 @@ function bindKeys() {
   document.addEventListener("keydown", (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (keyIsTheElements(e.target, e.key)) return;
+    if (inProducts()) {
+      // the player is out of sight: only the hour steps
+      const delta = { ArrowLeft: -1, ArrowRight: 1 }[e.key];
+      if (delta) {
+        e.preventDefault();
+        products.step(delta);
+      }
+      return;
+    }
     const action = KEYS[e.key];
     if (!action) return;
     e.preventDefault(); // no page scroll
