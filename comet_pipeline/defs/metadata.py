@@ -258,6 +258,14 @@ def retention_metadata(result: RetentionResult, usage: Sequence[DiskUsage]) -> M
                 for (d, kind), n in sorted(result.files.items())
             ],
         )
+    if result.derived_files:
+        metadata["removed_composites_and_mosaics"] = md_table(
+            ["kind", "files", "MB"],
+            [
+                (kind, n, _mb(result.derived_bytes[kind]))
+                for kind, n in sorted(result.derived_files.items())
+            ],
+        )
     metadata["disk_usage"] = md_table(
         ["detector", "product", "files", "MB"],
         [(u.detector.value.upper(), u.product, u.files, _mb(u.size_bytes)) for u in usage],

@@ -1,5 +1,9 @@
 """Keep the disk bounded: remove raw files, FITS products and PNGs past their days.
 
+The hourly and daily products made from frames (composites, mosaics: no store rows, named
+by their observation day) follow the same days, counted from their day and from when they
+were written (the file's time), whichever is later; re-running their asset makes them again.
+
 The store offers what may go (never a frame a candidate still needs); each file is removed
 from disk, then marked pruned in the store, batch by batch, so a crash in between leaves at
 worst a row saying a file is there that is gone: the next run removes nothing, marks it.
@@ -9,6 +13,7 @@ Re-processing (raw fetched again from the archive) makes pruned products anew.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,12 +24,15 @@ from comet_pipeline.domain import Detector, DiskUsage
 from comet_pipeline.imaging.pipeline import sample_path_for
 from comet_pipeline.imaging.products import BY_NAME, CALIBRATED
 from comet_pipeline.imaging.products.registry import FITS
-from comet_pipeline.settings import Retention
+from comet_pipeline.settings import HomeLayout, Retention
 from comet_pipeline.store import LifecycleStore
 
 #: Rows asked of the store per round: bounded memory however long retention was off.
 BATCH = 2_000
 RAW = "raw"
+#: Folders under COMET_HOME/products of products made from frames, kept by their day.
+DERIVED = ("composites", "mosaics")
+_DAY_PREFIX = re.compile(r"^(\d{4})(\d{2})(\d{2})_")
 
 
 @dataclass
@@ -37,15 +45,18 @@ class RetentionResult:
         default_factory=dict
     )  # kind -> observed and processed before
     missing: int = 0  # already gone from disk: marked, nothing removed
+    #: composites and mosaics removed: "<folder>/<fits|png>" -> files, bytes
+    derived_files: Counter[str] = field(default_factory=Counter)
+    derived_bytes: Counter[str] = field(default_factory=Counter)
     elapsed_s: float = 0.0
 
     @property
     def removed_files(self) -> int:
-        return sum(self.files.values())
+        return sum(self.files.values()) + sum(self.derived_files.values())
 
     @property
     def removed_bytes(self) -> int:
-        return sum(self.size_bytes.values())
+        return sum(self.size_bytes.values()) + sum(self.derived_bytes.values())
 
 
 def product_kinds() -> dict[str, list[str]]:
@@ -96,8 +107,33 @@ def apply_retention(
             for gone in raw:
                 _count(result, gone.detector, RAW, _remove(home / gone.path))
             store.mark_raw_pruned([i.name for i in raw], now=now)
+    _prune_derived(HomeLayout(home).products_dir, policy, now, result)
     result.elapsed_s = time.perf_counter() - started
     return result
+
+
+def _prune_derived(
+    products_dir: Path, policy: Retention, now: datetime, result: RetentionResult
+) -> None:
+    """Composites and mosaics past their days: FITS by ``fits_days``, PNGs by ``png_days``."""
+    cutoffs = {"fits": _cutoff(now, policy.fits_days), "png": _cutoff(now, policy.png_days)}
+    for folder in DERIVED:
+        root = products_dir / folder
+        if not root.is_dir():
+            continue
+        for path in root.rglob("*"):
+            kind = "fits" if path.name.endswith((".fits", ".fits.fz")) else "png"
+            before = cutoffs[kind]
+            match = _DAY_PREFIX.match(path.name)
+            if before is None or match is None or not path.is_file():
+                continue
+            day = datetime(*map(int, match.groups()), tzinfo=before.tzinfo)
+            if day + timedelta(days=1) > before or path.stat().st_mtime >= before.timestamp():
+                continue  # its day, or its writing, is still within the days kept
+            removed = _remove(path)
+            if removed is not None:
+                result.derived_files[f"{folder}/{kind}"] += 1
+                result.derived_bytes[f"{folder}/{kind}"] += removed
 
 
 def _count(result: RetentionResult, detector: Detector, kind: str, removed: int | None) -> None:

@@ -149,3 +149,35 @@ def test_retention_days_come_from_the_settings():
     assert Settings.from_env({"COMET_HOME": "/tmp/h"}).retention == Retention(14, 60, None)
     with pytest.raises(SettingsError, match="COMET_KEEP_PNG_DAYS"):
         Settings.from_env({"COMET_HOME": "/tmp/h", "COMET_KEEP_PNG_DAYS": "0"})
+
+
+def test_composites_and_mosaics_follow_the_same_days(tmp_path):
+    """Old composites and mosaics lose their FITS past fits_days (their PNGs stay: PNGs are
+    kept for ever here); one of an old day written recently stays, as does a recent day."""
+    import os
+
+    from comet_pipeline.store import SQLiteStore
+
+    home = tmp_path / "home"
+    products = home / "products"
+    old_day, new_day = NOW - timedelta(days=70), NOW - timedelta(days=1)
+    files = {
+        "old_fits": products
+        / f"composites/temporal/{old_day:%Y%m%d}/{old_day:%Y%m%d}_0300_c3_temporal.fits.fz",
+        "old_png": products
+        / f"composites/temporal/{old_day:%Y%m%d}/{old_day:%Y%m%d}_0300_c3_temporal.png",
+        "old_mosaic": products / f"mosaics/daily/{old_day:%Y%m%d}_mosaic.fits.fz",
+        "rewritten": products
+        / f"mosaics/hourly/{old_day:%Y%m%d}/{old_day:%Y%m%d}_0400_mosaic.fits.fz",
+        "new_fits": products
+        / f"mosaics/hourly/{new_day:%Y%m%d}/{new_day:%Y%m%d}_0400_mosaic.fits.fz",
+    }
+    for name, path in files.items():
+        _file(path, 1000)
+        written = (NOW - timedelta(hours=1)) if name == "rewritten" else old_day
+        os.utime(path, (written.timestamp(), written.timestamp()))
+    home.mkdir(exist_ok=True)
+    result = apply_retention(SQLiteStore(home / "lifecycle.db"), home, POLICY, now=NOW)
+    assert {n for n, p in files.items() if not p.exists()} == {"old_fits", "old_mosaic"}
+    assert result.derived_files == {"composites/fits": 1, "mosaics/fits": 1}
+    assert result.derived_bytes["mosaics/fits"] == 1000 and result.removed_files == 2

@@ -15,7 +15,8 @@ from comet_pipeline.ingest.retention import apply_retention, disk_usage
     description=(
         "Removes raw files, FITS products and PNGs older than the settings keep "
         "(COMET_KEEP_RAW_DAYS, COMET_KEEP_FITS_DAYS, COMET_KEEP_PNG_DAYS), never a frame on the "
-        "track of a candidate nobody rejected; the store marks what went. Disk usage after."
+        "track of a candidate nobody rejected; the store marks what went. Composites and "
+        "mosaics follow the same days. Disk usage after."
     ),
 )
 def product_retention(
