@@ -127,7 +127,8 @@ def _prune_derived(
             match = _DAY_PREFIX.match(path.name)
             if before is None or match is None or not path.is_file():
                 continue
-            day = datetime(*map(int, match.groups()), tzinfo=before.tzinfo)
+            year, month, mday = (int(g) for g in match.groups())
+            day = datetime(year, month, mday, tzinfo=before.tzinfo)
             if day + timedelta(days=1) > before or path.stat().st_mtime >= before.timestamp():
                 continue  # its day, or its writing, is still within the days kept
             removed = _remove(path)
