@@ -128,7 +128,10 @@ def _prune_derived(
             if before is None or match is None or not path.is_file():
                 continue
             year, month, mday = (int(g) for g in match.groups())
-            day = datetime(year, month, mday, tzinfo=before.tzinfo)
+            try:
+                day = datetime(year, month, mday, tzinfo=before.tzinfo)
+            except ValueError:  # not one of ours ("99999999_x.png"): left alone
+                continue
             if day + timedelta(days=1) > before or path.stat().st_mtime >= before.timestamp():
                 continue  # its day, or its writing, is still within the days kept
             removed = _remove(path)
