@@ -35,8 +35,10 @@ C3_PARAMS = DetectorParams(
 )
 C2_PARAMS = DetectorParams(
     min_speed=10.0,
-    max_speed=150.0,  # ~30 px per 12 min
-    typical_speed=(40.0, 110.0),  # Kreutz ~70 px/h, Marsden/Kracht ~80 px/h
+    # a Kreutz comet reaches ~420 km/s at C2's occulter (2.2 R_sun): ~175 px/h if it all
+    # lay across the line of sight; the simulator's orbits give 40-160 px/h
+    max_speed=200.0,
+    typical_speed=(40.0, 140.0),  # Kreutz 40-160 px/h (entry to occulter), Marsden ~80
     min_rel_speed=5.0,
     link_radius=2.5,
     max_drift_rate=25.0,  # stars ~12.5 px/h

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from comet_pipeline.domain.models import Detector
 from comet_pipeline.hunting.config import HuntConfig
 from comet_pipeline.hunting.drift import estimate_drift, hours_since
 from comet_pipeline.hunting.identity import candidate_id, merge_candidates
@@ -32,7 +33,8 @@ from comet_pipeline.hunting.static import pixel_marks, static_masks
 from comet_pipeline.hunting.stats import HuntStats
 from comet_pipeline.hunting.storm import cap_sources
 from comet_pipeline.hunting.tracking import Track, link_tracks, star_masks, stitch_tracks
-from comet_pipeline.imaging.ephemeris import KnownObject
+from comet_pipeline.imaging.ephemeris import FrameGeometry, KnownObject
+from comet_pipeline.imaging.families import NOMINAL_PLATE_SCALE, NOMINAL_SIZE
 
 DEFAULT_CONFIG = HuntConfig()  # frozen, so safe to share as a default
 
@@ -95,7 +97,16 @@ def build_candidate(
     x = np.array([d.x for d in dets])
     y = np.array([d.y for d in dets])
     snr = np.array([d.snr for d in dets])
-    f = track_features(t, x, y, snr, sun, roll_deg)
+    # the corridor at the middle detection, with the camera's nominal plate scale (one value
+    # for the first build and every rebuild, which knows no header)
+    geometry = FrameGeometry(
+        dets[len(dets) // 2].observed_at,
+        sun[0],
+        sun[1],
+        NOMINAL_PLATE_SCALE[Detector(detector.lower())] * NOMINAL_SIZE / image_size,
+        roll_deg,
+    )
+    f = track_features(t, x, y, snr, sun, geometry=geometry, detector=detector)
     params = config.params(detector)
     cid = cid or candidate_id(detector, dets[0].observed_at, dets[0].x, dets[0].y)
     text = report_text(
@@ -125,7 +136,7 @@ def build_candidate(
         sun_y=sun[1],
         known=known,
         roll_deg=roll_deg,
-        extras={"snr_median": f.snr_median, "accel": f.accel, "south": float(f.south)},
+        extras={"snr_median": f.snr_median, "accel": f.accel, "corridor": f.corridor},
     )
 
 

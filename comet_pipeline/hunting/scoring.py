@@ -3,7 +3,8 @@
 Four things a hunter weighs, each a factor: combined signal-to-noise (grows with frames and
 brightness), how well a gently accelerating line fits the positions, how many frames it
 spans, and whether the motion looks like a known sungrazer family in this camera (inward
-toward the Sun, from the south for Kreutz, at a typical speed). The product ranks
+toward the Sun, at a typical speed, and along the Kreutz corridor of the day: where the
+family's orbit, seen from SOHO at the track's time, crosses the field). The product ranks
 candidates; ``HuntConfig.min_score`` decides what is reported.
 """
 
@@ -13,8 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from comet_pipeline.domain.models import Detector
 from comet_pipeline.hunting.config import DetectorParams
 from comet_pipeline.hunting.tracking import fit_track
+from comet_pipeline.imaging.ephemeris import FrameGeometry
+from comet_pipeline.imaging.families import nearest_on_corridor
+from comet_pipeline.imaging.geometry import R_SUN_ARCSEC
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,7 @@ class TrackFeatures:
     speed: float
     direction: float  # degrees CCW from +x (FITS array frame)
     inward: float  # cos(angle between motion and direction to the Sun)
-    south: bool  # middle of the track in the solar-south half (FITS y < sun y at roll 0)
+    corridor: float  # 0..1, how well the track follows the Kreutz corridor (0: unknown)
     accel: float  # px/h^2
 
 
@@ -38,8 +43,12 @@ def track_features(
     y: np.ndarray,
     snr: np.ndarray,
     sun: tuple[float, float],
-    roll_deg: float = 0.0,
+    *,
+    geometry: FrameGeometry | None = None,
+    detector: str | None = None,
 ) -> TrackFeatures:
+    """The track's features; ``geometry`` (of the middle frame) and ``detector`` give the
+    corridor term, without them it is 0."""
     fit = fit_track(t, x, y)
     tm = float(np.median(t))
     vx, vy = fit.velocity(tm)
@@ -49,9 +58,9 @@ def track_features(
     dist = float(np.hypot(*to_sun))
     inward = float((vx * to_sun[0] + vy * to_sun[1]) / (speed * dist)) if speed and dist else 0.0
     ax, ay = fit.acceleration
-    # solar south in the array: (0, -1) turned by the roll (R(-roll), as the WCS inverts)
-    r = np.radians(roll_deg)
-    south_x, south_y = -np.sin(r), -np.cos(r)
+    corridor = 0.0
+    if geometry is not None and detector is not None:
+        corridor = corridor_match(geometry, Detector(detector.lower()), xm, ym, vx, vy)
     return TrackFeatures(
         n=int(t.size),
         snr=combined_snr(snr),
@@ -62,9 +71,29 @@ def track_features(
         speed=speed,
         direction=float(np.degrees(np.arctan2(vy, vx)) % 360.0),
         inward=inward,
-        south=bool((xm - sun[0]) * south_x + (ym - sun[1]) * south_y > 0),
+        corridor=corridor,
         accel=float(np.hypot(ax, ay)),
     )
+
+
+#: Width (1 sigma, solar radii) of the Kreutz corridor: members scatter by a few degrees in
+#: their orbits (Marsden 2005), a band of ~1-3 R_sun about the mean path (widest in C3 in
+#: June, when the orbits are seen foreshortened).
+CORRIDOR_SIGMA_RSUN = 1.5
+
+
+def corridor_match(
+    geometry: FrameGeometry, detector: Detector, x: float, y: float, vx: float, vy: float
+) -> float:
+    """0..1: near the Kreutz corridor (Gaussian in distance) times moving along it (cos)."""
+    near = nearest_on_corridor(geometry, detector, x, y)
+    speed = float(np.hypot(vx, vy))
+    if near is None or speed == 0.0:
+        return 0.0
+    d, (tx, ty) = near
+    sigma = CORRIDOR_SIGMA_RSUN * R_SUN_ARCSEC / geometry.plate_scale
+    along = max(0.0, (vx * tx + vy * ty) / speed)
+    return float(np.exp(-0.5 * (d / sigma) ** 2) * along)
 
 
 def combined_snr(snr: np.ndarray) -> float:
@@ -89,7 +118,7 @@ def plausibility(f: TrackFeatures, params: DetectorParams) -> float:
         ratio = lo / f.speed if f.speed < lo else f.speed / hi
         speed_term = float(np.exp(-(np.log(ratio) ** 2) / (2 * 0.35**2)))
     inward_term = float(np.clip((f.inward + 0.2) / 1.0, 0.0, 1.0))
-    return 0.25 + 0.35 * inward_term + 0.25 * speed_term + 0.15 * float(f.south)
+    return 0.25 + 0.35 * inward_term + 0.25 * speed_term + 0.15 * f.corridor
 
 
 def score(f: TrackFeatures, params: DetectorParams) -> float:

@@ -4,11 +4,12 @@ Most SOHO comets belong to four families whose members share one orbit but for t
 of perihelion. Seen from SOHO (near L1, about where the Earth is), a family therefore draws
 one predictable path into each camera, which moves slowly over the year as the Earth goes
 round the Sun: where a hunter should look, in which direction a real member moves and how
-fast. This module computes that path for a date: the parabolic orbit of a family's mean
-elements sampled around a perihelion time, placed in ICRS with astropy's built-in
-ephemeris (light time included) and projected, exactly as :mod:`.ephemeris` projects the
-planets, to helioprojective (xi west, eta north, arcsec about the Sun) and then through a
-frame's WCS (:class:`~comet_pipeline.imaging.ephemeris.FrameGeometry`) to array pixels.
+fast. This module computes that path for an instant: the parabolic orbit of a family's
+mean elements, placed in ICRS with astropy's built-in ephemeris and seen from SOHO at that
+instant (light time included; :func:`family_polylines`), or one member's track for a
+perihelion time (:func:`orbit_polylines`), projected exactly as :mod:`.ephemeris` projects
+the planets to helioprojective (xi west, eta north, arcsec about the Sun) and then through
+a frame's WCS (:class:`~comet_pipeline.imaging.ephemeris.FrameGeometry`) to array pixels.
 
 Mean elements (J2000 ecliptic; q perihelion distance, i inclination, Ω longitude of the
 ascending node, ω argument of perihelion), rounded to what a corridor needs:
@@ -34,7 +35,7 @@ no files.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -194,15 +195,67 @@ def sky_path(elements: OrbitalElements, perihelion: datetime) -> SkyPath:
 
 @lru_cache(maxsize=256)
 def _sky_path(elements: OrbitalElements, t_peri: float) -> SkyPath:
-    d_max = math.sqrt(R_MAX_AU / elements.q_au - 1.0)
-    u_max = math.asinh(d_max)
-    d = np.sinh(np.linspace(-u_max, u_max * 0.3, N_SAMPLES))
+    d = _samples(elements)
     t_emit = t_peri + days_from_perihelion(elements, d) * 86400.0
     helio = heliocentric_icrs(elements, d)
     sun, earth = _bodies(t_emit)
     obs = sun + L1_FRACTION * (earth - sun)
-    rel = sun + helio - obs
-    t_obs = t_emit + np.linalg.norm(rel, axis=1) / LIGHT_DAY_AU * 86400.0
+    t_obs = t_emit + np.linalg.norm(sun + helio - obs, axis=1) / LIGHT_DAY_AU * 86400.0
+    xi, eta, front = _seen_from_soho(sun + helio, helio, t_obs)
+    return SkyPath(
+        elements.label,
+        datetime.fromtimestamp(t_peri, UTC),
+        t_obs,
+        xi,
+        eta,
+        np.linalg.norm(helio, axis=1),
+        front,
+    )
+
+
+def corridor_path(elements: OrbitalElements, when: datetime) -> SkyPath:
+    """Where the family's members are at ``when``: the orbit seen from SOHO at that instant.
+
+    Members share the orbit and differ only in their perihelion time, so at one instant
+    they lie along the orbit itself; only light time separates the points (each is seen
+    where it was when its light left). The sample times are those of one member passing
+    along it, perihelion at ``when``: differences give speeds and hours in the field.
+    """
+    return _corridor_path(elements, _utc(when).timestamp())
+
+
+@lru_cache(maxsize=256)
+def _corridor_path(elements: OrbitalElements, t_obs: float) -> SkyPath:
+    d = _samples(elements)
+    helio = heliocentric_icrs(elements, d)
+    sun_o, earth_o = _bodies(np.array([t_obs]))
+    obs = sun_o + L1_FRACTION * (earth_o - sun_o)
+    # the Sun moves ~20 km (1e-7 AU) in the light time: one pass is plenty
+    t_emit = t_obs - np.linalg.norm(sun_o + helio - obs, axis=1) / LIGHT_DAY_AU * 86400.0
+    sun_e, _ = _bodies(t_emit)
+    xi, eta, front = _seen_from_soho(sun_e + helio, helio, np.full(d.shape, t_obs))
+    return SkyPath(
+        elements.label,
+        datetime.fromtimestamp(t_obs, UTC),
+        t_obs + days_from_perihelion(elements, d) * 86400.0,
+        xi,
+        eta,
+        np.linalg.norm(helio, axis=1),
+        front,
+    )
+
+
+def _samples(elements: OrbitalElements) -> np.ndarray:
+    d_max = math.sqrt(R_MAX_AU / elements.q_au - 1.0)
+    u_max = math.asinh(d_max)
+    return np.sinh(np.linspace(-u_max, u_max * 0.3, N_SAMPLES))
+
+
+def _seen_from_soho(
+    target: np.ndarray, helio: np.ndarray, t_obs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Helioprojective (xi west, eta north; arcsec) of barycentric ``target`` positions seen
+    from L1 at ``t_obs``, and whether each is in front of the plane of the sky."""
     # the observer and the Sun when the light arrives (the WCS is centred on the Sun then)
     sun_o, earth_o = _bodies(t_obs)
     obs_o = sun_o + L1_FRACTION * (earth_o - sun_o)
@@ -211,7 +264,7 @@ def _sky_path(elements: OrbitalElements, t_peri: float) -> SkyPath:
     n = SOLAR_POLE[None, :] - (s @ SOLAR_POLE)[:, None] * s
     n /= np.linalg.norm(n, axis=1)[:, None]
     w = np.cross(s, n)
-    direction = sun + helio - obs_o
+    direction = target - obs_o
     direction /= np.linalg.norm(direction, axis=1)[:, None]
     depth = np.einsum("ij,ij->i", direction, s)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -222,15 +275,7 @@ def _sky_path(elements: OrbitalElements, t_peri: float) -> SkyPath:
             depth > 0, ARCSEC_PER_RAD * np.einsum("ij,ij->i", direction, n) / depth, np.nan
         )
     front = np.einsum("ij,ij->i", helio, -s) > 0
-    return SkyPath(
-        elements.label,
-        datetime.fromtimestamp(t_peri, UTC),
-        t_obs,
-        xi,
-        eta,
-        np.linalg.norm(helio, axis=1),
-        front,
-    )
+    return xi, eta, front
 
 
 # ----------------------------------------------------------------------- in a frame's field
@@ -272,20 +317,45 @@ def family_polylines(
     detector: Detector,
     *,
     families: Sequence[str] = tuple(FAMILIES),
-    perihelion: datetime | None = None,
     shape: tuple[int, int] | None = None,
 ) -> list[Polyline]:
-    """Each family orbit's inbound path inside the detector's field, in the frame's pixels.
+    """Each family orbit's inbound corridor inside the detector's field at the frame's time.
 
-    The perihelion defaults to the frame's time: the path moves by ~1° of solar longitude
-    a day, so one perihelion time draws the corridor for the whole day. ``shape`` (rows,
+    The corridor is where a member is *now* (:func:`corridor_path`): a comet of the family
+    seen in this frame lies on it, whenever it reaches perihelion. ``shape`` (rows,
     columns) clips the path to the array too.
     """
-    when = _utc(perihelion or geometry.observed_at)
+    when = _utc(geometry.observed_at)
+    return _polylines(geometry, detector, families, shape, lambda m: corridor_path(m, when))
+
+
+def orbit_polylines(
+    geometry: FrameGeometry,
+    detector: Detector,
+    *,
+    perihelion: datetime,
+    families: Sequence[str] = tuple(FAMILIES),
+    shape: tuple[int, int] | None = None,
+) -> list[Polyline]:
+    """One member's track across the field, for a comet reaching perihelion at ``perihelion``.
+
+    Unlike the corridor, each point is seen at its own time (the observer moves on while
+    the comet crosses: ~6 px a day in C3), so this is what a single comet draws.
+    """
+    return _polylines(geometry, detector, families, shape, lambda m: sky_path(m, perihelion))
+
+
+def _polylines(
+    geometry: FrameGeometry,
+    detector: Detector,
+    families: Sequence[str],
+    shape: tuple[int, int] | None,
+    path_of: Callable[[OrbitalElements], SkyPath],
+) -> list[Polyline]:
     out: list[Polyline] = []
     for name in families:
         for member in FAMILIES[name].members:
-            path = sky_path(member, when)
+            path = path_of(member)
             ok = _in_field(detector, path.xi, path.eta)
             x, y = geometry.to_pixel(np.nan_to_num(path.xi), np.nan_to_num(path.eta))
             if shape is not None:
@@ -296,6 +366,43 @@ def family_polylines(
                 continue
             out.append(Polyline(name, member.label, x[seg], y[seg], path.unix_s[seg]))
     return out
+
+
+#: The corridor is recomputed at most every this many seconds for scoring: it turns by
+#: ~1 deg a day, a small fraction of a pixel in half an hour.
+CORRIDOR_STEP_S = 1800.0
+
+
+def nearest_on_corridor(
+    geometry: FrameGeometry, detector: Detector, x: float, y: float, family: str = "Kreutz"
+) -> tuple[float, tuple[float, float]] | None:
+    """Distance (px) from array point (x, y) to the family's corridor at the frame's time,
+    and the corridor's inbound unit direction there; None when it misses the field."""
+    t = _utc(geometry.observed_at).timestamp()
+    when = datetime.fromtimestamp(round(t / CORRIDOR_STEP_S) * CORRIDOR_STEP_S, UTC)
+    best: tuple[float, tuple[float, float]] | None = None
+    for member in FAMILIES[family].members:
+        path = corridor_path(member, when)
+        seg = _inbound_segment(_in_field(detector, path.xi, path.eta))
+        if seg is None or seg.stop - seg.start < 2:
+            continue
+        # one sample more at each end, so the field's edges are covered
+        seg = slice(max(seg.start - 1, 0), min(seg.stop + 1, len(path.xi)))
+        xi, eta = path.xi[seg], path.eta[seg]
+        finite = np.isfinite(xi) & np.isfinite(eta)
+        px, py = geometry.to_pixel(xi[finite], eta[finite])
+        if px.size < 2:
+            continue
+        # distance to each segment (samples are px apart in C2, near the occulter)
+        sx, sy = np.diff(px), np.diff(py)
+        length2 = np.maximum(sx * sx + sy * sy, 1e-12)
+        f = np.clip(((x - px[:-1]) * sx + (y - py[:-1]) * sy) / length2, 0.0, 1.0)
+        d = np.hypot(px[:-1] + f * sx - x, py[:-1] + f * sy - y)
+        k = int(np.argmin(d))
+        norm = math.sqrt(float(length2[k]))
+        if best is None or float(d[k]) < best[0]:
+            best = (float(d[k]), (float(sx[k]) / norm, float(sy[k]) / norm))
+    return best
 
 
 @dataclass(frozen=True)
@@ -333,12 +440,12 @@ def _angle_span(values: Sequence[float]) -> tuple[float, float]:
 
 
 def envelope(family: str, detector: Detector, day: datetime) -> Envelope:
-    """The family's corridor in ``detector`` for a comet at perihelion at ``day``."""
+    """The family's corridor in ``detector`` at the instant ``day``."""
     detector = Detector(detector)
     geometry = nominal_geometry(detector, day)
     entry, heading, speeds, hours = [], [], [], []
     front = False
-    for line in family_polylines(geometry, detector, families=(family,), perihelion=day):
+    for line in family_polylines(geometry, detector, families=(family,)):
         dx, dy = line.x - geometry.sun_x, line.y - geometry.sun_y
         entry.append(math.degrees(math.atan2(dy[0], dx[0])) % 360.0)
         k = min(5, len(line) - 1)
@@ -351,7 +458,7 @@ def envelope(family: str, detector: Detector, day: datetime) -> Envelope:
         speeds += [float(np.nanmin(v)), float(np.nanmax(v))]
         hours.append(float(line.unix_s[-1] - line.unix_s[0]) / 3600.0)
         if line.label == FAMILIES[family].mean.label:
-            path = sky_path(FAMILIES[family].mean, day)
+            path = corridor_path(FAMILIES[family].mean, day)
             front = bool(path.front[np.searchsorted(path.unix_s, line.unix_s[0])])
     return Envelope(
         family,

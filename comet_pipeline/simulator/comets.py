@@ -6,9 +6,12 @@ comets born on the few days before t; each comet is a pure function of its birth
 
 Groups (positions in full-resolution px of the comet's detector):
 
-* ``Kreutz``: enters from the south (lower half), heads for the Sun with a small miss
-  distance, accelerating (speed ~ r^-1/2): ~1-3 px/frame in C3, ~14 px/frame in C2.
-* ``Marsden`` (Marsden/Kracht-like, C2 only): from the north-west, ~16 px/frame.
+* ``Kreutz``: on a real orbit (:mod:`.kreutz`): a member drawn about subgroup I or II's
+  elements (``SimConfig.kreutz_spread_deg``, ``kreutz_q_spread``), seen from L1, so its
+  path turns with the season as the real corridor does; it enters at the field stop at
+  its birth time and accelerates to the occulter (~1-3 px/frame in C3, ~10-30 in C2).
+* ``Marsden`` (Marsden/Kracht-like, C2 only): a gently curved line from the north-west,
+  ~16 px/frame.
 
 Brightness is drawn as a peak SNR at entry (log-uniform in ``config.comet_snr_range``) and
 turned into DN/s with the noise of the noiseless scene there; the comet then brightens as it
@@ -27,6 +30,7 @@ from functools import lru_cache
 import numpy as np
 
 from comet_pipeline.domain.models import Detector
+from comet_pipeline.simulator import kreutz
 from comet_pipeline.simulator._rng import rng_for
 from comet_pipeline.simulator.config import SimConfig
 from comet_pipeline.simulator.sky import (
@@ -39,7 +43,7 @@ from comet_pipeline.simulator.sky import (
 FRAME_S = 720.0
 STEP_S = 60.0
 #: How many days before a frame a comet visible in it can have been born.
-LOOKBACK_DAYS = {Detector.C2: 1, Detector.C3: 4}
+LOOKBACK_DAYS = {Detector.C2: 1, Detector.C3: 5}
 
 
 @dataclass(frozen=True)
@@ -79,25 +83,51 @@ def noise_sigma(optics: Optics, signal_dn: float) -> float:
     return math.sqrt(max(signal_dn, 0.0) / optics.gain + optics.read_noise**2)
 
 
-def _track(
-    optics: Optics, rng: np.random.Generator, group: str
+def _kreutz_track(
+    config: SimConfig, optics: Optics, rng: np.random.Generator, start: datetime
+) -> tuple[datetime, np.ndarray, np.ndarray, float]:
+    """Entry time, track every STEP_S (field stop to 0.9 x occulter) and entry radius.
+
+    The perihelion time is chosen so that the member crosses the field stop at ``start``:
+    first guessed, then shifted by how far off the guess's entry came out (the path itself
+    turns by ~1 deg a day, far less than a pixel for that shift).
+    """
+    orbit = kreutz.member(
+        tuple(float(v) for v in rng.random(5)),  # type: ignore[arg-type]
+        config.kreutz_spread_deg,
+        config.kreutz_q_spread,
+    )
+    c3 = optics.detector is Detector.C3
+    t_start = start.timestamp()
+    guess = t_start + (1.5 if c3 else 0.2) * 86400.0
+    coarse = np.arange(guess - (6.0 if c3 else 1.0) * 86400.0, guess, 600.0)
+    r = _radius_px(optics, kreutz.sky_offsets(orbit, guess, coarse))
+    inside = np.flatnonzero(r <= optics.field_stop_px)
+    t_peri = guess + t_start - float(coarse[inside[0]])
+    fine = np.arange(t_start - 900.0, t_peri, STEP_S)
+    xy = kreutz.sky_offsets(orbit, t_peri, fine)
+    r = _radius_px(optics, xy)
+    first = int(np.flatnonzero(r <= optics.field_stop_px)[0])
+    after = np.flatnonzero(r[first:] < 0.9 * optics.occulter_px)
+    last = first + int(after[0]) if after.size else len(r) - 1
+    xs = optics.sun_x + xy[first : last + 1, 0] / optics.plate_scale
+    ys = optics.sun_y + xy[first : last + 1, 1] / optics.plate_scale
+    return datetime.fromtimestamp(float(fine[first]), UTC), xs, ys, float(r[first])
+
+
+def _radius_px(optics: Optics, xy: np.ndarray) -> np.ndarray:
+    return np.hypot(xy[:, 0], xy[:, 1]) / optics.plate_scale
+
+
+def _marsden_track(
+    optics: Optics, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, float]:
+    """A gently curved line from the north-west, aimed near the Sun, accelerating."""
     pxr = optics.px_per_rsun
-    if optics.detector is Detector.C3:
-        r_entry = float(rng.uniform(26.0, 29.5)) * pxr
-        angle = math.radians(float(rng.uniform(-150.0, -30.0)))
-        speed0 = float(rng.uniform(1.0, 2.0)) / FRAME_S
-        miss = float(rng.uniform(-2.5, 2.5)) * pxr
-    elif group == "Kreutz":
-        r_entry = float(rng.uniform(5.9, 6.4)) * pxr
-        angle = math.radians(float(rng.uniform(-150.0, -30.0)))
-        speed0 = float(rng.uniform(10.0, 12.5)) / FRAME_S
-        miss = float(rng.uniform(-0.8, 0.8)) * pxr
-    else:  # Marsden/Kracht-like: from the north-west, faster
-        r_entry = float(rng.uniform(5.9, 6.4)) * pxr
-        angle = math.radians(float(rng.uniform(20.0, 100.0)))
-        speed0 = float(rng.uniform(13.0, 16.0)) / FRAME_S
-        miss = float(rng.uniform(-1.2, 1.2)) * pxr
+    r_entry = float(rng.uniform(5.9, 6.4)) * pxr
+    angle = math.radians(float(rng.uniform(20.0, 100.0)))
+    speed0 = float(rng.uniform(13.0, 16.0)) / FRAME_S
+    miss = float(rng.uniform(-1.2, 1.2)) * pxr
     x0 = optics.sun_x + r_entry * math.cos(angle)
     y0 = optics.sun_y + r_entry * math.sin(angle)
     aim_x = optics.sun_x - miss * math.sin(angle)
@@ -141,7 +171,10 @@ def _comets_born(config: SimConfig, day: date, detector: Detector) -> tuple[Come
             start = datetime.combine(day, time(0), tzinfo=UTC) + timedelta(
                 seconds=float(rng.uniform(0.0, 86400.0))
             )
-            xs, ys, r0 = _track(optics, rng, group)
+            if group == "Kreutz":
+                start, xs, ys, r0 = _kreutz_track(config, optics, rng, start)
+            else:
+                xs, ys, r0 = _marsden_track(optics, rng)
             lo, hi = config.comet_snr_range
             snr0 = math.exp(rng.uniform(math.log(lo), math.log(hi)))
             exptime = 25.1 if detector is Detector.C2 else 18.1

@@ -36,6 +36,8 @@ class SimConfig:
     # --- sky
     comets_per_day: float = 0.5  # Kreutz comets entering each detector per day (Poisson mean)
     c2_fast_comets_per_day: float = 0.15  # Marsden/Kracht-like C2-only comets per day
+    kreutz_spread_deg: float = 3.0  # Kreutz members' node, incl, peri: +- this about the mean
+    kreutz_q_spread: float = 0.2  # ... and perihelion distance within a factor 1 +- this
     comet_snr_range: tuple[float, float] = (2.5, 40.0)  # peak SNR at entry, log-uniform
     cme_per_day: float = 0.4
     missing_block_probability: float = 0.04  # per frame: some 32x32 blocks of zeros

@@ -29,7 +29,9 @@ def test_single_bright_comet_on_a_clean_simulated_day_is_found_within_2px():
     start = comet.start.replace(microsecond=0)
     sim, frames = sim_frames(config, "c2", start, start + timedelta(hours=2, minutes=30))
     truth = [
-        t for t in sim.truth(start, start + timedelta(hours=3), Detector.C2) if t.id == comet.id
+        t
+        for t in sim.truth(start, start + timedelta(hours=2, minutes=30), Detector.C2)
+        if t.id == comet.id
     ]
     assert truth and len(truth[0].frames) >= 8
     cands = hunt(frames, detector="c2")

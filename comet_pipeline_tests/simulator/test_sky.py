@@ -112,11 +112,14 @@ def test_comet_tracks_look_like_sungrazers() -> None:
             for a, b in zip(f, f[1:], strict=False)
         ]
         speed = float(np.median(steps))
+        # Kreutz comets on their orbits (perihelion towards ecliptic latitude +35 deg) rise
+        # from the south; C3 0.5-3 px a frame (slowest when seen foreshortened, in June),
+        # C2 8-32 (40-160 px/h, entry to occulter)
         if comet.detector is Detector.C3:
-            assert 0.8 < speed < 4.0
+            assert 0.4 < speed < 4.0
             assert f[0].y < optics.sun_y, "Kreutz comets come from the south"
         elif comet.group == "Kreutz":
-            assert 9 < speed < 20 and f[0].y < optics.sun_y
+            assert 7 < speed < 32 and f[0].y < optics.sun_y
         else:
             assert 12 < speed < 24 and f[0].y > optics.sun_y
         assert steps[-1] > steps[0] * 0.98, "slightly accelerating"
