@@ -9,6 +9,7 @@ own words; a developer's run is skipped with the reason.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -113,7 +114,21 @@ def playwright_api() -> ModuleType:
 
 @contextmanager
 def chromium() -> Iterator[Any]:
-    """A launched headless Chromium (a Playwright ``Browser``), closed afterwards."""
+    """A launched headless Chromium (a Playwright ``Browser``), closed afterwards.
+
+    Tests take it from the ``browser`` fixture (``viewer/conftest.py``), never open their
+    own: an open one is Playwright's asyncio loop, running in this thread until it closes,
+    and a second ``sync_playwright()`` meanwhile is refused."""
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is not None:
+        raise RuntimeError(
+            f"an asyncio loop is already running in this thread ({running!r}): most likely "
+            "another Playwright sync session left open; use the shared `browser` fixture "
+            "instead of opening chromium() again"
+        )
     path = ensure_chromium()
     api = playwright_api()
     with api.sync_playwright() as pw:

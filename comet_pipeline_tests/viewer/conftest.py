@@ -1,7 +1,7 @@
 """The viewer under test is the real thing: the app on a real uvicorn server on a free
 loopback port (in a thread; one for the session), over a real SQLite store in the settings'
 home, called with ``requests``. ``stocked_store`` adds real product files under the home
-to ``filled_store``."""
+to ``filled_store``. ``browser`` is the one headless Chromium the browser tests share."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from comet_pipeline.settings import Settings
 from comet_pipeline.store import LifecycleStore, SQLiteStore
 from comet_pipeline.viewer import build_app
 from comet_pipeline.viewer.server import bind, url_of
+from comet_pipeline_tests.browser import chromium
 from comet_pipeline_tests.shared import FILLED_NAMES, FILLED_TIMES, HOUR, NOW
 from comet_pipeline_tests.store._helpers import path_to
 
@@ -98,6 +99,21 @@ def viewer_server() -> Iterator[tuple[AppSwitch, str]]:
     server.should_exit = True
     thread.join(STARTUP_DEADLINE_S)
     assert not thread.is_alive(), "the viewer's uvicorn server did not stop"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (a Playwright ``Browser``) for every browser test module: the only
+    place a test opens ``chromium()``.
+
+    Playwright's sync API runs its own asyncio loop, the thread's running loop for as long as
+    it is open, and refuses to start while a loop runs ("Sync API inside the asyncio loop"):
+    two open at once in this thread cannot be. Module scope closes it (and takes its loop
+    away) when the module's last test is done, so the next browser module opens its own and
+    no later test in the session finds a stray running loop (``asyncio.run`` would refuse).
+    """
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

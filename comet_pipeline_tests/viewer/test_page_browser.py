@@ -44,7 +44,7 @@ from comet_pipeline.imaging.orientation import fits_to_png, png_to_fits
 from comet_pipeline.store import SQLiteStore
 from comet_pipeline.viewer.headers import CONTENT_SECURITY_POLICY
 from comet_pipeline.viewer.pages import STATIC_DIR, VERSION_MARK
-from comet_pipeline_tests.browser import artifacts_dir, chromium, playwright_api
+from comet_pipeline_tests.browser import artifacts_dir, playwright_api
 
 #: pytest-timeout counts fixture setup: installing Chromium with apt (the first test to ask
 #: for the browser) and the demo through Dagster both come before the first line of a test.
@@ -101,17 +101,13 @@ def _url_line(proc: subprocess.Popen[str]) -> str:
     raise AssertionError("comet-pipeline serve printed no URL")
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Headless Chromium, installed first if need be: before the demo (``served`` asks for
-    it), so a machine without it is skipped, or fails in CI, in seconds, not after it."""
-    with chromium() as launched:
-        yield launched
-
-
 @pytest.fixture(scope="module")
 def served(browser, tmp_path_factory) -> Iterator[Served]:  # noqa: ARG001  ordering only
-    """A home the demo filled (6 h of C2 and C3), a token, and the viewer serving it."""
+    """A home the demo filled (6 h of C2 and C3), a token, and the viewer serving it.
+
+    ``browser`` (``conftest.py``'s, shared with the other browser tests) comes first: it
+    installs Chromium if need be, so a machine without it is skipped, or fails in CI, in
+    seconds, not after the demo."""
     base = tmp_path_factory.mktemp("page")
     home, dagster_home = base / "home", base / "dagster"
     dagster_home.mkdir()
