@@ -5,8 +5,10 @@
   sum of a box (corners included) or an annulus (around the Sun centre unless given);
 * ``lightcurve CANDIDATE_ID [--output DIR]``: aperture flux and SNR per detection, as
   ECSV + PNG (default ``COMET_HOME/products/analysis/lightcurves``);
-* ``sources --frame NAME [--format ecsv|votable] [--output PATH]``: the hunter's per-frame
-  sources of the frame's processed product (stdout unless ``--output``);
+* ``sources --frame NAME [--format ecsv|votable] [--output PATH] [--detect]``: the
+  hunter's per-frame sources of the frame: the table the hourly hunt saved
+  (``COMET_HOME/products/sources/...``) when there is one, else detected now on the frame's
+  processed product (``--detect``: always detect); stdout unless ``--output``;
 * ``stats [--detector c3] [--since --until] [--format text|ecsv] [--output PATH]``: the
   per-frame statistics the frames table keeps.
 
@@ -34,7 +36,7 @@ from comet_pipeline.ingest.analysis import (
     Annulus,
     Box,
     RegionResult,
-    frame_sources_by_name,
+    frame_sources_saved_or_detected,
     frame_stats_table,
     region_statistics,
     votable_bytes,
@@ -69,10 +71,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     curve.add_argument("candidate_id")
     curve.add_argument("--output", type=Path, default=None, help="folder for ECSV + PNG")
 
-    sources = what.add_parser("sources", help="the hunter's sources on one frame")
+    sources = what.add_parser(
+        "sources", help="the hunter's sources on one frame (the hunt's saved table, if any)"
+    )
     sources.add_argument("--frame", required=True, help="archive file name")
     sources.add_argument("--format", choices=TABLE_FORMATS, default="ecsv")
     sources.add_argument("--output", type=Path, default=None, help="a file (default stdout)")
+    sources.add_argument(
+        "--detect",
+        action="store_true",
+        help="detect on the processed product even when the hunt saved a table",
+    )
 
     stats = what.add_parser("stats", help="the frames table's per-frame statistics")
     stats.add_argument("--detector", choices=[d.value for d in Detector], default="c3")
@@ -100,9 +109,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             )
             return 0
         if args.analysis_command == "sources":
-            table = frame_sources_by_name(store, args.frame)
+            table, saved = frame_sources_saved_or_detected(
+                store, settings.layout.products_dir, args.frame, detect=args.detect
+            )
             _emit(table, args.format, args.output)
-            print(f"comet-pipeline: {len(table)} sources on {args.frame}", file=sys.stderr)
+            origin = (
+                f"read from the table the hunt saved, {saved}"
+                if saved is not None
+                else "detected now on its processed product"
+                + ("" if args.detect else " (the hunt saved no table of it)")
+            )
+            print(
+                f"comet-pipeline: {len(table)} sources on {args.frame}, {origin}",
+                file=sys.stderr,
+            )
             return 0
         if args.analysis_command == "stats":
             return _stats(args, store)

@@ -181,6 +181,8 @@ def candidates_metadata(result: HuntResult) -> Metadata:
         },
         "verdicts_carried_by_merges": len(result.carried),
         **{f"frames/{d.value}": n for d, n in result.frames.items()},
+        # per-frame source tables (ECSV under products/sources) saved for frames without one
+        "source_tables_written": result.source_tables_written,
         # star drift (ephemeris / refined / disagreement), masked static and bleed
         # sources, storm frames and how they were capped, known objects
         **{
@@ -259,7 +261,7 @@ def retention_metadata(result: RetentionResult, usage: Sequence[DiskUsage]) -> M
             ],
         )
     if result.derived_files:
-        metadata["removed_composites_and_mosaics"] = md_table(
+        metadata["removed_derived_products"] = md_table(
             ["kind", "files", "MB"],
             [
                 (kind, n, _mb(result.derived_bytes[kind]))

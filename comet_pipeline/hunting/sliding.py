@@ -8,13 +8,15 @@ so a comet seen by many windows stays one candidate with one id.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
 from comet_pipeline.hunting.config import HuntConfig
 from comet_pipeline.hunting.hunter import DEFAULT_CONFIG, HuntCache, hunt, rebuild
 from comet_pipeline.hunting.identity import MergeResult, merge_candidates
 from comet_pipeline.hunting.model import Candidate, HuntFrame
+from comet_pipeline.hunting.sources import SourceList
 from comet_pipeline.hunting.stats import HuntStats
 
 
@@ -72,6 +74,12 @@ class SlidingHunter:
         while self._frames and self._frames[0].observed_at < cutoff:
             old = self._frames.popleft()
             self._cache.forget(old.name)
+
+    @property
+    def sources(self) -> Mapping[str, SourceList]:
+        """The source list of each frame searched so far and still in the window, by name:
+        what the hunts linked from (read-only; a frame leaves it when it leaves the window)."""
+        return MappingProxyType(self._cache.sources)
 
     def window_frames(self, until: datetime) -> list[HuntFrame]:
         """The frames the window ending at ``until`` holds (e.g. for cutout strips)."""

@@ -23,6 +23,7 @@ from comet_pipeline.domain import Detector, Frame
 from comet_pipeline.hunting.config import HuntConfig
 from comet_pipeline.hunting.hunter import DEFAULT_CONFIG, frame_sources
 from comet_pipeline.hunting.loading import load_hunt_frame
+from comet_pipeline.imaging.atomic import atomic_write
 from comet_pipeline.imaging.fitsio import read_image
 from comet_pipeline.imaging.products import CALIBRATED, PROCESSED
 from comet_pipeline.imaging.regions import (
@@ -32,6 +33,7 @@ from comet_pipeline.imaging.regions import (
     box_mask,
     region_stats,
 )
+from comet_pipeline.ingest.source_tables import ecsv_bytes, source_table_path, sources_table
 from comet_pipeline.store import LifecycleStore
 
 #: The products a region can be measured on, and the unit of their pixels.
@@ -151,55 +153,17 @@ def region_statistics(
 
 
 def frame_sources_table(frame: Frame, config: HuntConfig = DEFAULT_CONFIG) -> Table:
-    """The sources the hunter finds on one frame, from its processed product, as a table.
+    """The sources the hunter finds on one frame, detected now on its processed product.
 
     The hunter's own loader and per-frame detector (``hunting.hunter.frame_sources``), so
     these are exactly the points the tracker starts from, before the window's storm cap,
-    static-source and star masks (those need the other frames of the window).
+    static-source and star masks (those need the other frames of the window); the table
+    is the one the hourly hunt saves (``ingest.source_tables.sources_table``).
     """
     if frame.path(PROCESSED) is None or not Path(str(frame.path(PROCESSED))).exists():
         raise AnalysisError(f"{frame.name} has no {PROCESSED} product on disk")
     hunt_frame = load_hunt_frame(frame)
-    sources = frame_sources(hunt_frame, config)
-    order = np.argsort(-sources.snr, kind="stable")  # brightest first
-    sun_x, sun_y = hunt_frame.sun()
-    table = Table(
-        [
-            Column(sources.x[order], name="x", unit=u.pix, description="FITS column (0-based)"),
-            Column(sources.y[order], name="y", unit=u.pix, description="FITS row (0-based)"),
-            Column(
-                sources.flux[order],
-                name="flux",
-                unit=NOISE_SIGMA,
-                description="integrated flux of a PSF-shaped source, processed frame units",
-            ),
-            Column(
-                sources.snr[order],
-                name="snr",
-                unit=u.dimensionless_unscaled,
-                description="matched-filter signal to noise above the local level",
-            ),
-            Column(
-                sources.sharpness[order],
-                name="sharpness",
-                unit=u.dimensionless_unscaled,
-                description="peak pixel / matched-filter response (~2 for a point source)",
-            ),
-        ]
-    )
-    table.meta.update(
-        {
-            "frame": frame.name,
-            "detector": frame.detector.value,
-            "observed_at": frame.observed_at.isoformat(),
-            "sun_x": sun_x,
-            "sun_y": sun_y,
-            "psf_sigma_px": config.psf_sigma,
-            "threshold_sigma": config.threshold,
-            "pixels": "FITS array, 0-based, (0,0) lower left",
-        }
-    )
-    return table
+    return sources_table(frame_sources(hunt_frame, config), hunt_frame, frame.detector, config)
 
 
 def frame_sources_by_name(
@@ -207,6 +171,24 @@ def frame_sources_by_name(
 ) -> Table:
     """:func:`frame_sources_table` of the stored frame ``name``."""
     return frame_sources_table(_frame(store, name), config)
+
+
+def saved_sources_path(store: LifecycleStore, products_dir: Path, name: str) -> Path | None:
+    """The table the hourly hunt saved for the stored frame ``name``, if it is on disk."""
+    frame = _frame(store, name)
+    path = source_table_path(products_dir, frame.detector, frame.name, frame.observed_at)
+    return path if path.is_file() else None
+
+
+def frame_sources_saved_or_detected(
+    store: LifecycleStore, products_dir: Path, name: str, *, detect: bool = False
+) -> tuple[Table, Path | None]:
+    """The frame's sources: the hourly hunt's saved table (and its path) when there is one
+    and ``detect`` is not asked, else detected now (path None)."""
+    saved = None if detect else saved_sources_path(store, products_dir, name)
+    if saved is not None:
+        return read_table(saved), saved
+    return frame_sources_by_name(store, name), None
 
 
 def frame_stats_table(
@@ -262,14 +244,8 @@ def write_table(table: Table, path: Path, fmt: str = "ecsv") -> Path:
     """Write ``table`` as ECSV or VOTable, atomically (a reader never sees half of it)."""
     if fmt not in TABLE_FORMATS:
         raise AnalysisError(f"tables are written as {TABLE_FORMATS}, not {fmt!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    if fmt == "votable":
-        partial.write_bytes(votable_bytes(table))
-    else:
-        table.write(partial, format="ascii.ecsv", overwrite=True)
-    partial.replace(path)
-    return path
+    data = votable_bytes(table) if fmt == "votable" else ecsv_bytes(table)
+    return atomic_write(Path(path), [data])
 
 
 def votable_bytes(table: Table) -> bytes:

@@ -4,6 +4,8 @@ For each detector the window's background-subtracted frames are read back from d
 hunter links moving point sources into scored candidates, and those are folded into the
 recent stored candidates so that overlapping windows update one candidate (stable id)
 rather than adding another. Each candidate gets its Sungrazer report and a cutout strip.
+Each hunted frame's source list (the hunter's cache: what it linked from) is saved once as
+an ECSV table (``ingest.source_tables``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from comet_pipeline.hunting.report import cutout_strip, strip_png
 from comet_pipeline.hunting.sliding import SlidingHunter
 from comet_pipeline.hunting.stats import HuntStats
 from comet_pipeline.imaging.products import PROCESSED
+from comet_pipeline.ingest.source_tables import save_source_tables
 from comet_pipeline.store import LifecycleStore, VerdictChanged
 
 #: Frames hunted together: a C3 Kreutz comet needs a few hours to show its motion.
@@ -52,16 +55,23 @@ class HuntResult:
     carried: dict[str, str] = field(default_factory=dict)  # verdict carried: id -> from id
     elapsed_s: float = 0.0
     stats: dict[Detector, HuntStats] = field(default_factory=dict)  # what the hunter did
+    #: per-frame source tables written (frames that had none saved yet)
+    source_tables: dict[Detector, int] = field(default_factory=dict)
 
     def absorb(self, other: HuntResult) -> None:
         """Fold another detector's hunt into this one."""
         self.frames.update(other.frames)
+        self.source_tables.update(other.source_tables)
         self.candidates += other.candidates
         self.cutouts.update(other.cutouts)
         self.merged_away += other.merged_away
         self.statuses.update(other.statuses)
         self.carried.update(other.carried)
         self.stats.update(other.stats)
+
+    @property
+    def source_tables_written(self) -> int:
+        return sum(self.source_tables.values())
 
     @property
     def new_candidates(self) -> list[Candidate]:
@@ -149,10 +159,12 @@ def _hunt_detector(
         f for f in store.frames_between(detector, start - window, end) if f.path(PROCESSED)
     )
     result.frames[detector] = len(pending)
+    result.source_tables[detector] = 0
     if not pending:
         return
     hunter: SlidingHunter | None = None
     touched: dict[str, Candidate] = {}
+    tabled: set[str] = set()  # frames whose source table is saved (now or before)
     hour_end = start + timedelta(hours=1)
     while hour_end <= end:
         while pending and pending[0].observed_at < hour_end:
@@ -171,6 +183,9 @@ def _hunt_detector(
             for candidate in hunter.hunt_until(hour_end):
                 touched[candidate.id] = candidate
                 _save(store, products_dir, candidate, frames, now, result)
+            result.source_tables[detector] += save_source_tables(
+                products_dir, detector, frames, hunter.sources, config, seen=tabled
+            )
         hour_end += timedelta(hours=1)
     if hunter is not None:
         result.stats[detector] = hunter.stats

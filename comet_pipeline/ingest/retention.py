@@ -1,8 +1,10 @@
 """Keep the disk bounded: remove raw files, FITS products and PNGs past their days.
 
-The hourly and daily products made from frames (composites, mosaics: no store rows, named
-by their observation day) follow the same days, counted from their day and from when they
-were written (the file's time), whichever is later; re-running their asset makes them again.
+The hourly and daily products made from frames (composites, mosaics, the hunt's per-frame
+source tables: no store rows, named by their observation day) follow the same days, counted
+from their day and from when they were written (the file's time), whichever is later;
+re-running their asset makes them again. A source table (ECSV) is a measurement of its
+frame's science pixels and goes with the FITS (``fits_days``).
 
 The store offers what may go (never a frame a candidate still needs); each file is removed
 from disk, then marked pruned in the store, batch by batch, so a crash in between leaves at
@@ -24,6 +26,7 @@ from comet_pipeline.domain import Detector, DiskUsage
 from comet_pipeline.imaging.pipeline import sample_path_for
 from comet_pipeline.imaging.products import BY_NAME, CALIBRATED
 from comet_pipeline.imaging.products.registry import FITS
+from comet_pipeline.ingest.source_tables import SOURCES_DIR
 from comet_pipeline.settings import HomeLayout, Retention
 from comet_pipeline.store import LifecycleStore
 
@@ -31,7 +34,9 @@ from comet_pipeline.store import LifecycleStore
 BATCH = 2_000
 RAW = "raw"
 #: Folders under COMET_HOME/products of products made from frames, kept by their day.
-DERIVED = ("composites", "mosaics")
+DERIVED = ("composites", "mosaics", SOURCES_DIR)
+#: A table kept by the days of the FITS it measures.
+TABLE = "table"
 _DAY_PREFIX = re.compile(r"^(\d{4})(\d{2})(\d{2})_")
 
 
@@ -45,7 +50,7 @@ class RetentionResult:
         default_factory=dict
     )  # kind -> observed and processed before
     missing: int = 0  # already gone from disk: marked, nothing removed
-    #: composites and mosaics removed: "<folder>/<fits|png>" -> files, bytes
+    #: composites, mosaics and source tables removed: "<folder>/<fits|png|table>" -> files, bytes
     derived_files: Counter[str] = field(default_factory=Counter)
     derived_bytes: Counter[str] = field(default_factory=Counter)
     elapsed_s: float = 0.0
@@ -115,14 +120,19 @@ def apply_retention(
 def _prune_derived(
     products_dir: Path, policy: Retention, now: datetime, result: RetentionResult
 ) -> None:
-    """Composites and mosaics past their days: FITS by ``fits_days``, PNGs by ``png_days``."""
-    cutoffs = {"fits": _cutoff(now, policy.fits_days), "png": _cutoff(now, policy.png_days)}
+    """Composites, mosaics and source tables past their days: FITS and tables by
+    ``fits_days``, PNGs by ``png_days``."""
+    cutoffs = {
+        "fits": _cutoff(now, policy.fits_days),
+        "png": _cutoff(now, policy.png_days),
+        TABLE: _cutoff(now, policy.fits_days),
+    }
     for folder in DERIVED:
         root = products_dir / folder
         if not root.is_dir():
             continue
         for path in root.rglob("*"):
-            kind = "fits" if path.name.endswith((".fits", ".fits.fz")) else "png"
+            kind = _derived_kind(path.name)
             before = cutoffs[kind]
             match = _DAY_PREFIX.match(path.name)
             if before is None or match is None or not path.is_file():
@@ -138,6 +148,12 @@ def _prune_derived(
             if removed is not None:
                 result.derived_files[f"{folder}/{kind}"] += 1
                 result.derived_bytes[f"{folder}/{kind}"] += removed
+
+
+def _derived_kind(name: str) -> str:
+    if name.endswith((".fits", ".fits.fz")):
+        return "fits"
+    return TABLE if name.endswith(".ecsv") else "png"
 
 
 def _count(result: RetentionResult, detector: Detector, kind: str, removed: int | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 
 import astropy.units as u
 import numpy as np
@@ -10,9 +11,12 @@ import pytest
 from astropy.table import Table
 
 from comet_pipeline.cli import analysis
+from comet_pipeline.domain import Detector
 from comet_pipeline.imaging.regions import NOISE_SIGMA
 from comet_pipeline.ingest.analysis import read_table
+from comet_pipeline.ingest.source_tables import source_table_path
 from comet_pipeline.settings import Settings
+from comet_pipeline.store import SQLiteStore
 from comet_pipeline_tests.ingest.comet_home import CometHome, build_comet_home
 
 
@@ -142,7 +146,7 @@ def test_sources_as_ecsv_on_stdout_and_votable_to_a_file(home, tmp_path, capsys)
         table = Table.read(captured.out, format="ascii.ecsv")
     x, y, _ = home.truth[name]
     assert np.hypot(table["x"] - x, table["y"] - y).min() <= 2.0
-    assert f"{len(table)} sources on {name}" in captured.err
+    assert f"{len(table)} sources on {name}, read from the table the hunt saved" in captured.err
     out = tmp_path / "sources.xml"
     assert (
         _run(home.settings, "sources", "--frame", name, "--format", "votable", "--output", str(out))
@@ -151,6 +155,60 @@ def test_sources_as_ecsv_on_stdout_and_votable_to_a_file(home, tmp_path, capsys)
     assert len(read_table(out)) == len(table)
     assert _run(home.settings, "sources", "--frame", name, "--format", "votable") == 0
     assert capsys.readouterr().out.lstrip().startswith("<?xml")
+
+
+def _saved_table_path(home: CometHome, name: str):
+    store = SQLiteStore(home.settings.layout.lifecycle_db)
+    try:
+        frame = store.frame(name)
+    finally:
+        store.close()
+    assert frame is not None
+    return source_table_path(
+        home.settings.layout.products_dir, Detector.C3, frame.name, frame.observed_at
+    )
+
+
+def _stdout_table(out: str) -> Table:
+    with u.add_enabled_units([NOISE_SIGMA]):
+        return Table.read(out, format="ascii.ecsv")
+
+
+def _same_rows(a: Table, b: Table) -> None:
+    assert a.colnames == b.colnames and len(a) == len(b) > 0
+    for name in a.colnames:
+        np.testing.assert_array_equal(a[name], b[name])
+        assert a[name].unit == b[name].unit, name
+
+
+def test_sources_reads_the_hunts_table_and_detects_only_without_one(home, tmp_path, capsys):
+    name = sorted(home.truth)[0]
+    saved = _saved_table_path(home, name)
+    assert saved.is_file()  # the home's hourly hunt wrote it
+    assert _run(home.settings, "sources", "--frame", name) == 0
+    captured = capsys.readouterr()
+    assert f"read from the table the hunt saved, {saved}" in captured.err
+    from_file = _stdout_table(captured.out)
+    _same_rows(from_file, read_table(saved))
+    assert from_file.meta["frame"] == name
+
+    # --detect: detected now, on the processed product; the hunter's lists are the same
+    assert _run(home.settings, "sources", "--frame", name, "--detect") == 0
+    captured = capsys.readouterr()
+    assert "detected now on its processed product" in captured.err
+    assert "saved" not in captured.err
+    _same_rows(_stdout_table(captured.out), from_file)
+
+    # a home whose hunt saved no table (same store, no products folder): detected, and said
+    bare = Settings(home=tmp_path / "bare", detectors=(Detector.C3,))
+    bare.home.mkdir()
+    shutil.copy(home.settings.layout.lifecycle_db, bare.layout.lifecycle_db)
+    assert _run(bare, "sources", "--frame", name, "--format", "votable") == 0
+    captured = capsys.readouterr()
+    assert "detected now on its processed product (the hunt saved no table" in captured.err
+    out = tmp_path / "detected.xml"
+    out.write_text(captured.out, encoding="utf-8")
+    _same_rows(read_table(out), from_file)
 
 
 def test_stats_by_time_as_text_and_ecsv(home, tmp_path, capsys):

@@ -96,6 +96,10 @@ def test_comet_candidates_find_the_simulated_comet_and_playback_plays_the_day(tm
         )
     assert again.success
     hunted = again.asset_materializations_for_node("comet_candidates")[-1].metadata
+    # the hourly runs saved each frame's source table; hunting the hour again writes none
+    tables = list((settings.layout.products_dir / "sources" / "c3").rglob("*.sources.ecsv"))
+    assert len(tables) == len(store.frames_between(Detector.C3, start, end)) > 10
+    assert hunted["source_tables_written"].value == 0
     assert store.candidate(comet_id).status is CandidateStatus.REJECTED
     assert hunted["verdicts/rejected"].value >= 1
     table = hunted["candidates"].value

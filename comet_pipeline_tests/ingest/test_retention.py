@@ -181,3 +181,40 @@ def test_composites_and_mosaics_follow_the_same_days(tmp_path):
     assert {n for n, p in files.items() if not p.exists()} == {"old_fits", "old_mosaic"}
     assert result.derived_files == {"composites/fits": 1, "mosaics/fits": 1}
     assert result.derived_bytes["mosaics/fits"] == 1000 and result.removed_files == 2
+
+
+def test_the_hunts_source_tables_go_with_the_fits_days(tmp_path):
+    """Source tables (products/sources/<det>/<day>/, ECSV) are pruned by their day like the
+    composites, on the FITS days (a table measures its frame's science pixels); the
+    day folder is the layout the hunt writes."""
+    import os
+
+    from comet_pipeline.ingest.source_tables import source_table_path
+    from comet_pipeline.store import SQLiteStore
+
+    home = tmp_path / "home"
+    products = home / "products"
+    old_day, new_day = NOW - timedelta(days=70), NOW - timedelta(days=1)
+    files = {
+        "old": source_table_path(products, Detector.C3, "32193405.fts", old_day),
+        "old_c2": source_table_path(products, Detector.C2, "22193405.fts", old_day),
+        "rewritten": source_table_path(products, Detector.C3, "32193406.fts", old_day),
+        "new": source_table_path(products, Detector.C3, "32199999.fts", new_day),
+    }
+    assert files["old"].parent == products / "sources" / "c3" / f"{old_day:%Y%m%d}"
+    written = {"old": old_day, "old_c2": old_day, "rewritten": NOW - timedelta(hours=1)}
+    for name, path in files.items():
+        _file(path, 500)
+        when = written.get(name, new_day).timestamp()
+        os.utime(path, (when, when))
+    home.mkdir(exist_ok=True)
+    store = SQLiteStore(home / "lifecycle.db")
+    # FITS kept for ever (PNGs a week): the tables stay too
+    forever = Retention(raw_days=None, fits_days=None, png_days=7)
+    assert apply_retention(store, home, forever, now=NOW).derived_files == {}
+    assert all(p.exists() for p in files.values())
+
+    result = apply_retention(store, home, POLICY, now=NOW)
+    assert {n for n, p in files.items() if not p.exists()} == {"old", "old_c2"}
+    assert result.derived_files == {"sources/table": 2}
+    assert result.derived_bytes["sources/table"] == 1000 and result.removed_files == 2
