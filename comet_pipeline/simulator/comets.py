@@ -92,11 +92,7 @@ def _kreutz_track(
     first guessed, then shifted by how far off the guess's entry came out (the path itself
     turns by ~1 deg a day, far less than a pixel for that shift).
     """
-    orbit = kreutz.member(
-        tuple(float(v) for v in rng.random(5)),  # type: ignore[arg-type]
-        config.kreutz_spread_deg,
-        config.kreutz_q_spread,
-    )
+    orbit = kreutz.member(rng.random(5).tolist(), config.kreutz_spread_deg, config.kreutz_q_spread)
     c3 = optics.detector is Detector.C3
     t_start = start.timestamp()
     guess = t_start + (1.5 if c3 else 0.2) * 86400.0

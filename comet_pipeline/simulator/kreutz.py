@@ -16,6 +16,7 @@ built-in ephemeris for the Sun and the Earth, and the published elements.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -52,9 +53,7 @@ SUBGROUP_I = Orbit(0.0055, 144.4, 2.8, 82.6)
 SUBGROUP_II = Orbit(0.0078, 141.9, 347.0, 69.1)
 
 
-def member(
-    u: tuple[float, float, float, float, float], spread_deg: float, q_spread: float
-) -> Orbit:
+def member(u: Sequence[float], spread_deg: float, q_spread: float) -> Orbit:
     """A member from five uniform draws in [0, 1): subgroup (I with 70 %), then node,
     inclination and perihelion argument within +-``spread_deg`` and q within a factor
     (1 +- ``q_spread``) of the subgroup's mean."""
